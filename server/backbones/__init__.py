@@ -1,0 +1,35 @@
+"""Music backbones behind one interface (:mod:`.base`) and a registry to load them by name."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from .base import Backbone, Cancelled, Generation, GenerationRequest, ProgressFn, no_progress
+
+#: name -> "module:Class"; modules are imported only when asked for (the ML ones import torch).
+REGISTRY: dict[str, str] = {
+    "synth": "motionscore.server.backbones.synth:SynthBackbone",
+}
+
+
+class UnknownBackboneError(ValueError):
+    """A backbone name that is not in the registry."""
+
+
+def available_backbones() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def load_backbone(name: str, **options) -> Backbone:
+    """Instantiate a backbone by registry name; ``options`` go to its constructor."""
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        raise UnknownBackboneError(
+            f"unknown backbone {name!r}; available: {', '.join(available_backbones())}") from None
+    module_name, class_name = target.split(":")
+    return getattr(import_module(module_name), class_name)(**options)
+
+
+__all__ = ["Backbone", "Cancelled", "Generation", "GenerationRequest", "ProgressFn", "no_progress",
+           "REGISTRY", "UnknownBackboneError", "available_backbones", "load_backbone"]

@@ -1,0 +1,191 @@
+"""`synth`: a procedural, beat-locked temp-track generator (drums, bass, harmony) needing no weights.
+
+The kinematic beats of the motion become the music's beat grid: every beat of the track sits on a
+beat of the dance, the grid is extended at the tempo of the nearest beats before the first and
+after the last kinematic beat, and tempo changes are followed beat by beat. The first kinematic
+beat is a downbeat. Each of the 10 AIST++ genres has its own drum pattern, swing, bass line,
+chord progression and timbres (:mod:`.synth_styles`). The seed picks the key, the progression and
+the fills; the same request and seed give bit-identical audio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from motionscore.shared.genres import GENRE_CODES, GENRE_NAMES
+
+from . import synth_voices as voices
+from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
+from .synth_styles import STYLES, Style, chord_notes
+
+GAINS = {"kick": 0.9, "snare": 0.55, "hat": 0.22, "bass": 0.55, "chord": 0.3}
+PEAK = 0.89  # -1 dBFS
+
+
+def beat_grid(beats: np.ndarray, duration: float, default_bpm: float) -> tuple[np.ndarray, int]:
+    """Beat times covering [0, duration] and the index of the first kinematic beat.
+
+    Args:
+        beats: kinematic beat times (s), ascending; fewer than 2 means no usable pulse.
+    Returns:
+        (grid (n,) seconds with grid[0] <= 0 and grid[-1] >= duration, index of the downbeat).
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    if beats.size < 2:
+        period = 60.0 / default_bpm
+        return np.arange(0.0, duration + period, period), 0
+    first_period = beats[1] - beats[0]
+    last_period = beats[-1] - beats[-2]
+    before = int(np.ceil(beats[0] / first_period)) if beats[0] > 0 else 0
+    head = beats[0] - first_period * np.arange(before, 0, -1)
+    after = int(np.ceil(max(duration - beats[-1], 0.0) / last_period))
+    tail = beats[-1] + last_period * np.arange(1, after + 1)
+    return np.concatenate([head, beats, tail]), before
+
+
+def choose_genre(tempo_bpm: float | None, seed: int) -> str:
+    """Automatic genre: the style whose typical tempo is nearest the motion's (seed breaks ties)."""
+    if tempo_bpm is None:
+        return GENRE_CODES[seed % len(GENRE_CODES)]
+    # Fold the tempo into the styles' range so a half- or double-time estimate still matches.
+    while tempo_bpm > 135:
+        tempo_bpm /= 2
+    while tempo_bpm < 75:
+        tempo_bpm *= 2
+    distances = [(abs(STYLES[c].default_bpm - tempo_bpm), (i - seed) % len(GENRE_CODES), c)
+                 for i, c in enumerate(GENRE_CODES)]
+    return min(distances)[2]
+
+
+class _Mixer:
+    """Accumulates notes into one buffer; notes may start before 0 or run past the end."""
+
+    def __init__(self, num_samples: int, sr: int):
+        self.buffer = np.zeros(num_samples, dtype=np.float64)
+        self.sr = sr
+
+    def add(self, t: float, note: np.ndarray, gain: float) -> None:
+        start = int(round(t * self.sr))
+        lo, hi = max(start, 0), min(start + note.shape[0], self.buffer.shape[0])
+        if hi > lo:
+            self.buffer[lo:hi] += gain * note[lo - start:hi - start]
+
+
+class SynthBackbone(Backbone):
+    """Procedural temp-track backbone (see module docstring)."""
+
+    name = "synth"
+
+    def __init__(self, **_ignored) -> None:
+        pass
+
+    @property
+    def model_id(self) -> str:
+        return "procedural"
+
+    def generate(self, request: GenerationRequest, progress: ProgressFn = no_progress) -> Generation:
+        sr = request.sample_rate
+        rng = np.random.default_rng(request.seed)
+        rhythm = request.rhythm
+        notes: list[str] = []
+        genre = request.genre
+        if genre is None:
+            genre = choose_genre(rhythm.tempo_bpm, request.seed)
+            notes.append(f"genre chosen automatically: {GENRE_NAMES[genre]}")
+        style = STYLES[genre]
+        if rhythm.beat_times.size < 2:
+            notes.append(f"no kinematic beats found: steady {style.default_bpm:g} BPM")
+        if request.prompt:
+            notes.append("synth ignores the text prompt (use an ML backbone for text control)")
+        grid, downbeat = beat_grid(rhythm.beat_times, request.duration, style.default_bpm)
+        key_root = int(rng.integers(0, 12))
+        progression = style.progressions[int(rng.integers(len(style.progressions)))]
+        mixer = _Mixer(request.num_samples, sr)
+        _render(mixer, style, grid, downbeat, key_root, progression, rng, progress)
+        audio = _master(mixer.buffer, sr)
+        tempo = float(60.0 / np.median(np.diff(grid))) if grid.size >= 2 else style.default_bpm
+        info = {"tempo_bpm": round(tempo, 2), "key": _key_name(key_root, style.minor),
+                "progression": list(progression), "style": style.name}
+        return Generation(audio=audio, sample_rate=sr, genre=genre, notes=notes, info=info)
+
+
+def _key_name(root: int, minor: bool) -> str:
+    names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+    return names[root % 12] + (" minor" if minor else " major")
+
+
+def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_root: int,
+            progression: tuple[str, ...], rng: np.random.Generator, progress: ProgressFn) -> None:
+    sr = mixer.sr
+    drum_rng = np.random.default_rng(rng.integers(1 << 31))
+    kick = voices.kick(sr, drum_rng)
+    if style.snare_voice == "clap":
+        backbeat = voices.clap(sr, drum_rng)
+    else:
+        backbeat = voices.snare(sr, drum_rng, brush=style.snare_voice == "brush")
+    closed, opened = voices.hat(sr, drum_rng), voices.hat(sr, drum_rng, open_=True)
+    note_cache: dict[tuple, np.ndarray] = {}
+
+    def cached(key: tuple, make) -> np.ndarray:
+        if key not in note_cache:
+            note_cache[key] = make()
+        return note_cache[key]
+
+    fill_bars = {b for b in range(-2, len(grid) // 4 + 2) if b % 8 == 7 and rng.random() < 0.7}
+    total_beats = len(grid) - 1
+    for k in range(total_beats):
+        if k % 4 == 0:
+            progress(k / max(total_beats, 1), f"rendering beat {k + 1}/{total_beats}")
+        start, period = grid[k], grid[k + 1] - grid[k]
+        rel = k - downbeat
+        bar, beat_in_bar = rel // 4, rel % 4
+        chord_symbol = progression[bar % len(progression)]
+        bass_root, chord_pitches = chord_notes(chord_symbol, key_root, style.minor)
+        for j in range(4):
+            step = beat_in_bar * 4 + j
+            offset = j + (style.swing if j % 2 else 0.0)
+            t = start + period * offset / 4
+            human = 1.0 + 0.08 * (rng.random() - 0.5)
+            if style.kick[step] != ".":
+                mixer.add(t, kick, GAINS["kick"] * human)
+            fill = bar in fill_bars and beat_in_bar == 3 and j in (1, 2, 3)
+            if style.snare[step] != "." or fill:
+                mixer.add(t, backbeat, GAINS["snare"] * human * (0.6 if fill else 1.0))
+            hat = style.hats[step]
+            if hat != ".":
+                accent = 1.0 if j == 0 else 0.6
+                mixer.add(t, opened if hat == "o" else closed, GAINS["hat"] * accent * human)
+            b = style.bass[step]
+            if b != ".":
+                length = period * _steps_until_next(style.bass, step) / 4
+                pitch = bass_root + {"x": 0, "5": 7, "8": 12}[b]
+                note = cached(("bass", pitch, round(length, 2)),
+                              lambda: voices.bass(sr, pitch, round(length, 2), style.bass_voice))
+                mixer.add(t, note, GAINS["bass"] * human)
+            if style.chord_rhythm[step] != ".":
+                length = period * _steps_until_next(style.chord_rhythm, step) / 4
+                length = min(length, period * 4) if style.chord_voice != "stab" else min(length, period / 2)
+                note = cached(("chord", chord_symbol, round(length, 2)),
+                              lambda: voices.chord(sr, chord_pitches, round(length, 2), style.chord_voice))
+                mixer.add(t, note, GAINS["chord"] * human)
+    progress(1.0, "mixing")
+
+
+def _steps_until_next(pattern: str, step: int) -> int:
+    """Sixteenths from ``step`` to the next hit in the (cyclic) pattern, at least 1."""
+    for distance in range(1, 17):
+        if pattern[(step + distance) % 16] != ".":
+            return distance
+    return 16
+
+
+def _master(buffer: np.ndarray, sr: int) -> np.ndarray:
+    """Soft-clip, normalise to -1 dBFS, short fades at both ends; float32."""
+    if not buffer.any():
+        return buffer.astype(np.float32)
+    out = np.tanh(1.3 * buffer / (np.abs(buffer).max() + 1e-9))
+    out *= PEAK / (np.abs(out).max() + 1e-9)
+    fade_in, fade_out = min(out.size, int(0.005 * sr)), min(out.size, int(0.03 * sr))
+    out[:fade_in] *= np.linspace(0.0, 1.0, fade_in)
+    out[out.size - fade_out:] *= np.linspace(1.0, 0.0, fade_out)
+    return out.astype(np.float32)

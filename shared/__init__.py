@@ -1,0 +1,6 @@
+"""Pure Python + numpy code shared by the Blender add-on and the inference server.
+
+Nothing here imports bpy, torch or zmq; only :mod:`.protocol` imports msgpack (bundled with the
+add-on). Modules import each other relatively so the package also works when it is copied inside
+the Blender extension.
+"""
