@@ -18,7 +18,18 @@ from . import synth_voices as voices
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .synth_styles import STYLES, Style, chord_notes
 
-GAINS = {"kick": 0.9, "snare": 0.55, "hat": 0.22, "bass": 0.55, "chord": 0.3}
+GAINS = {"kick": 0.9, "snare": 0.35, "hat": 0.15, "bass": 0.45, "chord": 0.25}
+OFFBEAT_KICK = 0.6
+FAST_BPM = 130.0
+FAST_GHOST = 0.7
+# Below ~95 BPM syncopations and eighth-note hats read as double time, and above ~130 BPM
+# syncopated kicks blur the pulse: play them softer there.
+SLOW_BPM = 95.0
+EDGE_OFFBEAT_KICK = 0.3
+SLOW_OFFBEAT_HAT = 0.4
+# Bass notes and chords struck off the quarter note, relative to those on it.
+OFFBEAT_PITCHED = 0.8
+SLOW_OFFBEAT_PITCHED = 0.5
 PEAK = 0.89  # -1 dBFS
 
 
@@ -137,6 +148,8 @@ def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_ro
         if k % 4 == 0:
             progress(k / max(total_beats, 1), f"rendering beat {k + 1}/{total_beats}")
         start, period = grid[k], grid[k + 1] - grid[k]
+        fast = period < 60.0 / FAST_BPM
+        slow = period > 60.0 / SLOW_BPM
         rel = k - downbeat
         bar, beat_in_bar = rel // 4, rel % 4
         chord_symbol = progression[bar % len(progression)]
@@ -146,14 +159,22 @@ def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_ro
             offset = j + (style.swing if j % 2 else 0.0)
             t = start + period * offset / 4
             human = 1.0 + 0.08 * (rng.random() - 0.5)
-            if style.kick[step] != ".":
+            pitched = 1.0 if j == 0 else (SLOW_OFFBEAT_PITCHED if slow else OFFBEAT_PITCHED)
+            # A kick on every quarter keeps the pulse unambiguous (beat trackers otherwise lock to
+            # half or double time); the style's own off-quarter kicks add the groove, softer.
+            if j == 0:
                 mixer.add(t, kick, GAINS["kick"] * human)
+            elif style.kick[step] != ".":
+                mixer.add(t, kick, GAINS["kick"] * (EDGE_OFFBEAT_KICK if slow or fast else OFFBEAT_KICK) * human)
             fill = bar in fill_bars and beat_in_bar == 3 and j in (1, 2, 3)
             if style.snare[step] != "." or fill:
                 mixer.add(t, backbeat, GAINS["snare"] * human * (0.6 if fill else 1.0))
+            elif j == 0 and fast:
+                # Above ~130 BPM a backbeat on 2 and 4 only reads as half time: ghost 1 and 3.
+                mixer.add(t, backbeat, GAINS["snare"] * FAST_GHOST * human)
             hat = style.hats[step]
             if hat != ".":
-                accent = 1.0 if j == 0 else 0.6
+                accent = 1.0 if j == 0 else (0.6 * SLOW_OFFBEAT_HAT if slow else 0.6)
                 mixer.add(t, opened if hat == "o" else closed, GAINS["hat"] * accent * human)
             b = style.bass[step]
             if b != ".":
@@ -161,13 +182,13 @@ def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_ro
                 pitch = bass_root + {"x": 0, "5": 7, "8": 12}[b]
                 note = cached(("bass", pitch, round(length, 2)),
                               lambda: voices.bass(sr, pitch, round(length, 2), style.bass_voice))
-                mixer.add(t, note, GAINS["bass"] * human)
+                mixer.add(t, note, GAINS["bass"] * pitched * human)
             if style.chord_rhythm[step] != ".":
                 length = period * _steps_until_next(style.chord_rhythm, step) / 4
                 length = min(length, period * 4) if style.chord_voice != "stab" else min(length, period / 2)
                 note = cached(("chord", chord_symbol, round(length, 2)),
                               lambda: voices.chord(sr, chord_pitches, round(length, 2), style.chord_voice))
-                mixer.add(t, note, GAINS["chord"] * human)
+                mixer.add(t, note, GAINS["chord"] * pitched * human)
     progress(1.0, "mixing")
 
 
