@@ -1,0 +1,58 @@
+"""Writing audio files without ever overwriting a user's file by accident."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SUPPORTED_SUFFIXES = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+
+
+class OutputExistsError(FileExistsError):
+    """The output path exists and overwriting was not asked for."""
+
+
+def check_output_path(path: str | Path, force: bool = False) -> Path:
+    """Validate an output path before any work is done (so a long job never fails at the end)."""
+    path = Path(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise ValueError(f"{path}: unsupported audio format {path.suffix or '(none)'!r}; "
+                         f"use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists; choose another name or pass --force to overwrite it")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory")
+    if not path.parent.exists():
+        raise ValueError(f"{path.parent}: no such directory")
+    return path
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, force: bool = False) -> Path:
+    """Write mono float audio atomically (temp file + rename). Refuses to overwrite unless ``force``."""
+    import soundfile as sf
+
+    path = check_output_path(path, force)
+    fmt, subtype = SUPPORTED_SUFFIXES[path.suffix.lower()]
+    fd, tmp = tempfile.mkstemp(prefix=".motionscore-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, format=fmt, subtype=subtype)
+        if force:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the target appeared meanwhile: never clobber a file created since the check.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise OutputExistsError(f"{path} appeared while scoring; nothing was overwritten") from None
+            except OSError:
+                if path.exists():
+                    raise OutputExistsError(f"{path} exists; nothing was overwritten") from None
+                os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

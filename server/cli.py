@@ -1,0 +1,245 @@
+"""The `motionscore` command line: score, rhythm, serve.
+
+Exit codes: 0 success; 1 the work failed (server unreachable, server error, cancelled);
+2 bad input (unreadable motion, invalid option, existing output without --force).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from motionscore.shared.client import ScoreClient, ServerError, default_address
+from motionscore.shared.genres import valid_genres_text
+from motionscore.shared.motion import MotionError, load_motion
+from motionscore.shared.options import RHYTHM_MODES, OptionsError, ScoreOptions
+
+from . import __version__
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+
+
+class UserError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+class Failure(Exception):
+    """The work could not be done: printed as one line, exit code 1."""
+
+
+def _progress_printer(enabled: bool):
+    last = [None]
+
+    def show(fraction: float, stage: str) -> None:
+        if not enabled:
+            return
+        text = f"\r[{'#' * int(fraction * 30):<30}] {fraction * 100:5.1f}%  {stage:<32}"
+        if text != last[0]:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            last[0] = text
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+    return show
+
+
+def _load(path: str):
+    try:
+        return load_motion(path)
+    except MotionError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .audio_io import OutputExistsError, check_output_path, write_audio
+
+    try:
+        check_output_path(args.output, args.force)
+    except (OutputExistsError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    motion = _load(args.motion)
+    try:
+        options = ScoreOptions(genre=args.genre, prompt=args.prompt or "", seed=args.seed,
+                               backbone=args.backbone if args.server else None,
+                               sample_rate=args.sample_rate, rhythm_mode=args.rhythm_mode)
+    except OptionsError as exc:
+        raise UserError(str(exc)) from None
+    show = _progress_printer(not args.quiet and sys.stderr.isatty())
+    if args.server:
+        try:
+            with ScoreClient(args.server, timeout=args.timeout) as client:
+                result = client.score(motion, options, on_progress=show)
+        except ServerError as exc:
+            if exc.code in ("bad_motion", "bad_options", "wrong_backbone"):
+                raise UserError(f"the server refused the request: {exc.message}") from None
+            raise Failure(f"server: {exc.message}") from None
+        audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
+    else:
+        from .backbones import UnknownBackboneError, load_backbone
+        from .scoring import score_motion
+
+        try:
+            backbone = load_backbone(args.backbone)
+        except UnknownBackboneError as exc:
+            raise UserError(str(exc)) from None
+        result = score_motion(motion, options, backbone, show)
+        audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
+    try:
+        path = write_audio(args.output, audio, sample_rate, force=args.force)
+    except OutputExistsError as exc:
+        raise Failure(str(exc)) from None
+    if args.json:
+        print(json.dumps({"output": str(path), **metadata}, indent=2))
+    else:
+        _print_summary(path, metadata)
+    return 0
+
+
+def _fmt(value, pattern: str = "{:.2f}", missing: str = "n/a") -> str:
+    return missing if value is None else pattern.format(value)
+
+
+def _print_summary(path: Path, meta: dict) -> None:
+    m = meta["metrics"]
+    print(f"wrote {path}")
+    print(f"  duration   {meta['duration_s']:.3f} s ({meta['frames']} frames at {meta['fps']:g} fps), "
+          f"{meta['sample_rate']} Hz")
+    print(f"  backbone   {meta['backbone']} ({meta['model_id']}), genre {meta['genre']}, seed {meta['seed']}")
+    print(f"  motion     {m['kinematic_beats']} kinematic beats, tempo {_fmt(m['motion_tempo_bpm'], '{:.1f} BPM')}")
+    print(f"  music      {m['music_beats']} beats, tempo {_fmt(m['music_tempo_bpm'], '{:.1f} BPM')}")
+    print(f"  alignment  {_fmt(m['alignment'], '{:.3f}')} (1 = every kinematic beat has a music beat on it); "
+          f"beat F1 {m['f1']:.3f} at {m['tolerance_s']:g} s")
+    for note in meta.get("notes", []):
+        print(f"  note       {note}")
+
+
+def cmd_rhythm(args: argparse.Namespace) -> int:
+    from motionscore.shared.rhythm import extract_rhythm
+
+    motion = _load(args.motion)
+    rhythm = extract_rhythm(motion, mode=args.mode)
+    summary = {
+        "file": args.motion, "frames": motion.num_frames, "fps": motion.fps, "duration_s": motion.duration,
+        "joints": motion.num_joints, "genre": motion.genre, "mode": rhythm.mode, "static": rhythm.is_static,
+        "tempo_bpm": rhythm.tempo_bpm, "rhythm_fps": rhythm.fps, "sequence_length": int(rhythm.binary.size),
+        "onsets": int(rhythm.binary.sum()), "beat_times_s": [round(float(t), 4) for t in rhythm.beat_times],
+        "onset_times_s": [round(float(t), 4) for t in rhythm.onset_times],
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{args.motion}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.3f} s), "
+          f"{motion.num_joints} joints, genre {motion.genre or 'not set'}")
+    if rhythm.is_static:
+        print("  the motion does not move: no onsets, no beats, no tempo")
+        return 0
+    print(f"  rhythm sequence: {rhythm.binary.size} samples at {rhythm.fps:g} Hz, {summary['onsets']} onsets "
+          f"({summary['onsets'] / motion.duration:.1f}/s), mode {rhythm.mode}")
+    print(f"  kinematic beats: {rhythm.beat_times.size}, tempo {_fmt(rhythm.tempo_bpm, '{:.1f} BPM')}")
+    if rhythm.beat_times.size:
+        head = ", ".join(f"{t:.2f}" for t in rhythm.beat_times[:8])
+        print(f"  first beats (s): {head}{' ...' if rhythm.beat_times.size > 8 else ''}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .backbones import UnknownBackboneError, load_backbone
+    from .service import ScoreServer, is_loopback
+
+    if not is_loopback(args.bind) and not args.allow_remote:
+        raise UserError(f"{args.bind} is not a loopback address; the server has no authentication, "
+                        f"pass --allow-remote if you really want to expose it")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        backbone = load_backbone(args.backbone)
+    except UnknownBackboneError as exc:
+        raise UserError(str(exc)) from None
+    server = ScoreServer(backbone, address=args.bind, workers=args.workers, max_queue=args.queue,
+                         client_timeout=args.client_timeout)
+
+    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        logging.getLogger("motionscore.server").info("signal %s received", signal.Signals(signum).name)
+        server.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    ready = threading.Event()
+    try:
+        server.serve_forever(ready)
+    except Exception as exc:  # zmq bind errors: address in use, bad address
+        if not ready.is_set():
+            raise Failure(f"cannot serve on {args.bind}: {exc}") from None
+        raise
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="motionscore", description="Music whose beats follow the motion.")
+    parser.add_argument("--version", action="version", version=f"motionscore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    score = sub.add_parser("score", help="make music for a motion file",
+                           description="Score a motion (.npz) and write the music. Runs in-process unless "
+                                       "--server is given.")
+    score.add_argument("motion", help="motion file (.npz, see README: motion format)")
+    score.add_argument("-o", "--output", required=True, help="audio file to write (.wav, .flac or .ogg)")
+    score.add_argument("--genre", default=None, help=f"genre or 'auto' (default: the motion's genre, else auto). "
+                                                     f"Valid: {valid_genres_text()}")
+    score.add_argument("--prompt", default="", help="free text that steers the music (ML backbones)")
+    score.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    score.add_argument("--backbone", default="synth", help="backbone to use in-process, or to require of the server "
+                                                           "(default synth)")
+    score.add_argument("--server", default=None, nargs="?", const=default_address(),
+                       help="score on a running server (default address: $MOTIONSCORE_SERVER or "
+                            "tcp://127.0.0.1:5757)")
+    score.add_argument("--timeout", type=float, default=10.0, help="seconds without any answer before giving up")
+    score.add_argument("--sample-rate", type=int, default=48_000, help="output sample rate in Hz (default 48000)")
+    score.add_argument("--rhythm-mode", choices=RHYTHM_MODES, default="default",
+                       help="'compat' reproduces the original code's rhythm extraction")
+    score.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    score.add_argument("--json", action="store_true", help="print the take's metadata as JSON")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(func=cmd_score)
+
+    rhythm = sub.add_parser("rhythm", help="show a motion's rhythm (onsets, kinematic beats, tempo)")
+    rhythm.add_argument("motion", help="motion file (.npz)")
+    rhythm.add_argument("--mode", choices=RHYTHM_MODES, default="default")
+    rhythm.add_argument("--json", action="store_true", help="machine-readable output")
+    rhythm.set_defaults(func=cmd_rhythm)
+
+    serve = sub.add_parser("serve", help="run the inference server",
+                           description="Serve scoring requests over ZeroMQ until SIGINT/SIGTERM.")
+    serve.add_argument("--bind", default=default_address(), help="address to bind (default tcp://127.0.0.1:5757)")
+    serve.add_argument("--backbone", default="synth", help="backbone to serve (default synth)")
+    serve.add_argument("--workers", type=int, default=1, help="jobs run in parallel (default 1)")
+    serve.add_argument("--queue", type=int, default=64, help="most jobs waiting before 'busy' (default 64)")
+    serve.add_argument("--client-timeout", type=float, default=30.0,
+                       help="cancel jobs of clients silent for this many seconds (default 30)")
+    serve.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"motionscore: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Failure as exc:
+        print(f"motionscore: failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\nmotionscore: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

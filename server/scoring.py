@@ -1,0 +1,77 @@
+"""One scoring job from motion to music and metrics; shared by the server and the in-process CLI."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from motionscore.shared.motion import Motion
+from motionscore.shared.options import ScoreOptions
+from motionscore.shared.rhythm import Rhythm, extract_rhythm
+
+from . import __version__
+from .backbones import Backbone, GenerationRequest, ProgressFn, no_progress
+from .metrics import score_take
+
+
+@dataclass
+class ScoreResult:
+    """Audio (mono float32, exactly round(duration * sample_rate) samples) and what to record."""
+
+    audio: np.ndarray
+    sample_rate: int
+    rhythm: Rhythm
+    metadata: dict = field(default_factory=dict)
+
+
+def score_motion(motion: Motion, options: ScoreOptions, backbone: Backbone,
+                 progress: ProgressFn = no_progress) -> ScoreResult:
+    """Rhythm -> backbone -> beat metrics. ``progress`` may raise Cancelled to stop the job.
+
+    Stages and their share of the progress bar: rhythm 0-5 %, generation 5-90 %, analysis 90-100 %.
+    """
+    started = time.perf_counter()
+    progress(0.0, "extracting rhythm")
+    rhythm = extract_rhythm(motion, mode=options.rhythm_mode)
+    negative = extract_rhythm(motion.reversed(), mode=options.rhythm_mode) if options.negative_motion else None
+    genre = options.genre or motion.genre
+    request = GenerationRequest(
+        rhythm=rhythm, duration=motion.duration, sample_rate=options.sample_rate, genre=genre,
+        prompt=options.prompt, seed=options.seed, guidance=options.guidance, negative_rhythm=negative,
+    )
+    progress(0.05, "generating")
+    generation = backbone.generate(request, lambda f, stage: progress(0.05 + 0.85 * f, stage))
+    audio = generation.audio
+    if audio.shape != (request.num_samples,):
+        raise RuntimeError(f"backbone {backbone.name} returned {audio.shape} samples, expected {request.num_samples}")
+    progress(0.9, "measuring beat alignment")
+    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, audio, generation.sample_rate)
+    notes = list(generation.notes)
+    if rhythm.is_static:
+        notes.append("the motion does not move: no kinematic beats, alignment not defined")
+    if options.negative_motion and backbone.name == "synth":
+        notes.append("synth ignores negative motion conditioning")
+    metadata = {
+        "duration_s": motion.duration,
+        "num_samples": int(audio.shape[0]),
+        "sample_rate": generation.sample_rate,
+        "frames": motion.num_frames,
+        "fps": motion.fps,
+        "genre": generation.genre,
+        "prompt": options.prompt,
+        "seed": options.seed,
+        "backbone": backbone.name,
+        "model_id": backbone.model_id,
+        "rhythm_mode": options.rhythm_mode,
+        "negative_motion": options.negative_motion,
+        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.beat_times],
+        "metrics": metrics.as_dict(),
+        "notes": notes,
+        "backbone_info": generation.info,
+        "server_version": __version__,
+        "compute_s": round(time.perf_counter() - started, 4),
+    }
+    progress(1.0, "done")
+    return ScoreResult(audio=audio, sample_rate=generation.sample_rate, rhythm=rhythm, metadata=metadata)
