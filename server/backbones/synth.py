@@ -26,10 +26,10 @@ FAST_GHOST = 0.7
 # syncopated kicks blur the pulse: play them softer there.
 SLOW_BPM = 95.0
 EDGE_OFFBEAT_KICK = 0.3
-SLOW_OFFBEAT_HAT = 0.4
+SLOW_OFFBEAT_HAT = 0.25
 # Bass notes and chords struck off the quarter note, relative to those on it.
 OFFBEAT_PITCHED = 0.8
-SLOW_OFFBEAT_PITCHED = 0.5
+SLOW_OFFBEAT_PITCHED = 0.35
 PEAK = 0.89  # -1 dBFS
 
 

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from motionscore.shared import limits
+from motionscore.shared.genres import GENRE_CODES, UnknownGenreError, parse_genre
+from motionscore.shared.motion import COCO17, Motion, MotionError, load_motion, save_motion
+
+
+def make(frames=30, joints=17, fps=30.0, **kw):
+    return Motion(keypoints=np.random.default_rng(0).normal(500, 50, (frames, joints, 2)), fps=fps, **kw)
+
+
+def test_roundtrip(tmp_path):
+    m = make(confidence=np.full((30, 17), 0.5), joint_names=COCO17, frame_size=(1920, 1080), genre="house")
+    save_motion(m, tmp_path / "m.npz")
+    back = load_motion(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.keypoints, m.keypoints)
+    np.testing.assert_array_equal(back.confidence, m.confidence)
+    assert back.fps == 30.0 and back.joint_names == COCO17 and back.frame_size == (1920, 1080)
+    assert back.genre == "HO" and back.duration == 1.0
+
+
+def test_defaults_to_coco_names():
+    assert make().names == COCO17
+    assert make(joints=3).names == ("joint_0", "joint_1", "joint_2")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(keypoints=np.full((10, 17, 2), np.nan)), "NaN"),
+    (dict(keypoints=np.full((10, 17, 2), np.inf)), "NaN or infinite"),
+    (dict(keypoints=np.zeros((10, 17, 3))), "shape"),
+    (dict(keypoints=np.zeros((10, 17))), "shape"),
+    (dict(keypoints=np.zeros((0, 17, 2))), "at least 2 frames"),
+    (dict(keypoints=np.zeros((1, 17, 2))), "at least 2 frames"),
+    (dict(fps=0), "fps"),
+    (dict(fps=-30), "fps"),
+    (dict(fps=1e6), "fps"),
+    (dict(fps=float("nan")), "fps"),
+    (dict(keypoints=np.zeros((10, limits.MAX_JOINTS + 1, 2))), "too many joints"),
+    (dict(keypoints=np.zeros((10, 17, 2)), genre="polka"), "valid genres"),
+    (dict(keypoints=np.zeros((10, 17, 2)), confidence=np.ones((10, 16))), "confidence"),
+    (dict(keypoints=np.zeros((10, 17, 2)), confidence=np.full((10, 17), 2.0)), "confidence"),
+    (dict(keypoints=np.zeros((10, 17, 2)), joint_names=("a",)), "joint names"),
+])
+def test_invalid_motions_are_refused(bad, message):
+    kw = dict(keypoints=np.zeros((10, 17, 2)), fps=30.0)
+    kw.update(bad)
+    with pytest.raises(MotionError, match=message):
+        Motion(**kw)
+
+
+def test_too_many_frames_and_too_long():
+    with pytest.raises(MotionError, match="too many frames"):
+        Motion(keypoints=np.zeros((limits.MAX_FRAMES + 1, 1, 2), np.float32), fps=1000)
+    with pytest.raises(MotionError, match="too long"):
+        Motion(keypoints=np.zeros((int(limits.MAX_DURATION_S) + 10, 1, 2), np.float32), fps=1)
+
+
+def test_corrupt_and_wrong_files(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(MotionError, match="not a readable motion"):
+        load_motion(tmp_path / "junk.npz")
+    with pytest.raises(MotionError, match="no such file"):
+        load_motion(tmp_path / "missing.npz")
+    np.savez(tmp_path / "nokp.npz", fps=30.0)
+    with pytest.raises(MotionError, match="no 'keypoints'"):
+        load_motion(tmp_path / "nokp.npz")
+    np.savez(tmp_path / "obj.npz", keypoints=np.array([object()], dtype=object), fps=30.0)
+    with pytest.raises(MotionError):
+        load_motion(tmp_path / "obj.npz")
+
+
+def test_genre_parsing():
+    assert parse_genre("gBR") == "BR" and parse_genre("LA-style Hip-hop") == "LH"
+    assert parse_genre("auto") is None and parse_genre(None) is None
+    assert [parse_genre(c) for c in GENRE_CODES] == list(GENRE_CODES)
+    with pytest.raises(UnknownGenreError, match="Waack"):
+        parse_genre("polka")
+
+
+@settings(max_examples=30, deadline=None)
+@given(frames=st.integers(2, 200), joints=st.integers(1, 40), fps=st.floats(1, 240))
+def test_any_valid_shape_roundtrips(tmp_path_factory, frames, joints, fps):
+    m = make(frames=frames, joints=joints, fps=fps)
+    path = tmp_path_factory.mktemp("m") / "m.npz"
+    save_motion(m, path)
+    back = load_motion(path)
+    assert back.keypoints.shape == (frames, joints, 2) and back.fps == pytest.approx(fps)

@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from motionscore.server.metrics import beat_scores
+from motionscore.server.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.shared.motion import Motion, load_motion
+from motionscore.shared.rhythm import (RHYTHM_FPS, directogram, extract_rhythm, pick_onsets_compat,
+                                       resample)
+
+
+@pytest.mark.parametrize("genre", ["HO", "BR", "JB", "KR", "LO", "MH", "PO", "WA", "JS", "LH"])
+@pytest.mark.parametrize("bpm", [80, 100, 120, 140, 160])
+def test_kinematic_beats_find_steady_accents(genre, bpm):
+    accents = beat_times(20.0, bpm)
+    rhythm = extract_rhythm(synthetic_dance(accents, 20.0, fps=30, genre=genre, seed=bpm))
+    assert beat_scores(rhythm.beat_times, accents, tolerance=0.1).f1 >= 0.9
+    assert rhythm.tempo_bpm == pytest.approx(bpm, rel=0.05)
+
+
+@pytest.mark.parametrize("genre", ["HO", "KR", "JB"])
+@pytest.mark.parametrize("change", [[(0, 90), (10, 130)], [(0, 140), (12, 100)]])
+def test_kinematic_beats_follow_a_tempo_change(genre, change):
+    accents = beat_times(24.0, change)
+    rhythm = extract_rhythm(synthetic_dance(accents, 24.0, fps=30, genre=genre, seed=1))
+    assert beat_scores(rhythm.beat_times, accents, tolerance=0.1).f1 >= 0.9
+    # Both tempi are present: the beats after the change follow the new tempo.
+    late = np.diff(rhythm.beat_times[rhythm.beat_times > change[1][0] + 3])
+    assert 60 / np.median(late) == pytest.approx(change[1][1], rel=0.05)
+
+
+@pytest.mark.parametrize("fps", [24.0, 29.97, 50.0, 60.0, 120.0])
+def test_any_frame_rate(fps):
+    accents = beat_times(12.0, 110)
+    rhythm = extract_rhythm(synthetic_dance(accents, 12.0, fps=fps, genre="HO", seed=2))
+    assert beat_scores(rhythm.beat_times, accents, tolerance=0.1).f1 >= 0.9
+    expected = int(np.floor((round(12.0 * fps) - 1) * RHYTHM_FPS / fps)) + 1 - 2
+    assert rhythm.binary.shape == rhythm.envelope.shape == (expected,)
+
+
+def test_sequence_length_matches_the_paper():
+    # A 5.12 s clip at 60 Hz is 305 frames and gives a 303-sample rhythm sequence.
+    motion = synthetic_dance(beat_times(5.12, 120), 305 / 60, fps=60, seed=0)
+    rhythm = extract_rhythm(motion)
+    assert motion.num_frames == 305 and rhythm.binary.shape == (303,)
+    assert rhythm.binary.dtype == np.uint8 and set(np.unique(rhythm.binary)) <= {0, 1}
+    assert 0 <= rhythm.envelope.min() and rhythm.envelope.max() == pytest.approx(1.0)
+
+
+def test_direction_bins_default_vs_compat():
+    # One joint moving at 37 degrees: default bin = floor(37 / 18) = 2; compat bin = 37 % 10 = 7.
+    angle = np.radians(37.0)
+    kp = np.stack([np.cos(angle) * np.arange(3), np.sin(angle) * np.arange(3)], axis=-1)[:, None, :]
+    w = np.ones(kp.shape[:2])
+    assert np.flatnonzero(directogram(kp, w).sum(0)).tolist() == [2]
+    assert np.flatnonzero(directogram(kp, w, mode="compat").sum(0)).tolist() == [7]
+    # Opposite directions fold together into [0, 180).
+    assert np.array_equal(directogram(kp, w), directogram(kp[::-1].copy(), w))
+
+
+def test_compat_peak_picking_is_pinned():
+    env = np.array([0, 1, 0, 0, 0, 0, 0, 0.5, 0.6, 0, 0, 0, 0, 0, 0, 0, 0.9, 0.9, 0, 0, 0, 0, 0, 0, 1.0])
+    out = pick_onsets_compat(env)
+    # 1: the max of env[1:7]; 8 beats 7 (forward window); 16 and 17 are consecutive peaks -> only
+    # 17 survives; the final sample (1.0) is never a peak.
+    assert np.flatnonzero(out).tolist() == [1, 8, 17]
+
+
+def test_compat_mode_differs_and_ignores_confidence():
+    motion = synthetic_dance(beat_times(8, 120), 8, fps=60, seed=3)
+    default, compat = extract_rhythm(motion), extract_rhythm(motion, mode="compat")
+    assert compat.mode == "compat" and not np.array_equal(default.binary, compat.binary)
+    half = Motion(keypoints=motion.keypoints, fps=60, confidence=np.full(motion.keypoints.shape[:2], 0.5))
+    np.testing.assert_array_equal(extract_rhythm(half, mode="compat").binary, compat.binary)
+
+
+def test_confidence_weighting_ignores_untrusted_joints():
+    motion = synthetic_dance(beat_times(10, 100), 10, fps=30, seed=4)
+    kp = motion.keypoints.copy()
+    conf = np.ones(kp.shape[:2], np.float32)
+    kp[:, 0] += np.random.default_rng(0).normal(0, 300, kp[:, 0].shape)  # a wildly jittering nose
+    conf[:, 0] = 0.0
+    noisy = extract_rhythm(Motion(keypoints=kp, fps=30, confidence=conf))
+    clean = extract_rhythm(Motion(keypoints=np.delete(motion.keypoints, 0, axis=1), fps=30))
+    np.testing.assert_allclose(noisy.envelope, clean.envelope, atol=1e-5)
+
+
+def test_static_motion_has_a_defined_result():
+    rhythm = extract_rhythm(static_motion())
+    assert rhythm.is_static and rhythm.tempo_bpm is None
+    assert rhythm.binary.sum() == 0 and rhythm.beat_times.size == 0 and rhythm.onset_times.size == 0
+    assert not np.isnan(rhythm.envelope).any()
+    assert extract_rhythm(static_motion(), mode="compat").is_static
+
+
+def test_tiny_motions():
+    two = extract_rhythm(Motion(keypoints=np.zeros((2, 1, 2)), fps=30))
+    assert two.binary.size == 1 and two.is_static
+    one_joint = Motion(keypoints=np.cumsum(np.random.default_rng(1).normal(size=(90, 1, 2)), 0), fps=30)
+    assert extract_rhythm(one_joint).envelope.shape == (177,)
+
+
+def test_resample_is_exact_at_source_frames():
+    kp = np.random.default_rng(0).normal(size=(31, 4, 2))
+    out, w = resample(kp, np.ones((31, 4)), 30.0)
+    np.testing.assert_allclose(out[::2], kp)
+    np.testing.assert_allclose(out[1::2], (kp[:-1] + kp[1:]) / 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(frames=st.integers(2, 400), joints=st.integers(1, 30), fps=st.sampled_from([12.0, 24.0, 30.0, 60.0, 100.0]),
+       seed=st.integers(0, 1000), mode=st.sampled_from(["default", "compat"]))
+def test_rhythm_invariants(frames, joints, fps, seed, mode):
+    kp = np.random.default_rng(seed).normal(0, 100, (frames, joints, 2))
+    rhythm = extract_rhythm(Motion(keypoints=kp, fps=fps), mode=mode)
+    n = rhythm.envelope.size
+    assert rhythm.binary.size == n and np.isfinite(rhythm.envelope).all()
+    assert (rhythm.envelope >= 0).all() and (rhythm.envelope <= 1).all()
+    assert np.all(np.diff(rhythm.beat_times) > 0)
+    assert np.all((rhythm.beat_times >= 0) & (rhythm.beat_times <= rhythm.duration))
+    np.testing.assert_allclose(rhythm.onset_times, (np.flatnonzero(rhythm.binary) + 1) / 60)
+    # Scale invariance: only relative motion matters.
+    scaled = extract_rhythm(Motion(keypoints=kp * 7.5 + 300, fps=fps), mode=mode)
+    np.testing.assert_array_equal(scaled.binary, rhythm.binary)
+
+
+@pytest.mark.realdata
+def test_real_aist_dances_tempo(real_data):
+    """Kinematic tempo against the tempo of each dance's music (x2 and x1/2 allowed)."""
+    hits, report = 0, []
+    for path in sorted((real_data / "aistpp2d").glob("*.npz")):
+        motion = load_motion(path)
+        rhythm = extract_rhythm(motion)
+        bpm = motion.extras["music_bpm"]
+        error = min(abs(rhythm.tempo_bpm * f / bpm - 1) for f in (0.5, 1, 2))
+        hits += error <= 0.05
+        report.append((path.name, bpm, round(rhythm.tempo_bpm, 1)))
+    # Measured: 4 of 6 within 5 % (112.5/110, 77.4/80, 80/80, 90/90); 2D keypoints of real dance
+    # are noisy and dancers do not mark every beat.
+    assert hits >= 4, report

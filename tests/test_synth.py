@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from motionscore.server.backbones import GenerationRequest, UnknownBackboneError, load_backbone
+from motionscore.server.backbones.base import Cancelled
+from motionscore.server.backbones.synth import beat_grid, choose_genre
+from motionscore.server.metrics import beat_scores, track_music_beats
+from motionscore.server.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.shared.genres import GENRE_CODES
+from motionscore.shared.rhythm import extract_rhythm
+
+SR = 22050
+
+
+def generate(motion, genre=None, seed=0, sr=SR, progress=None):
+    request = GenerationRequest(rhythm=extract_rhythm(motion), duration=motion.duration, sample_rate=sr,
+                                genre=genre, seed=seed)
+    backbone = load_backbone("synth")
+    return backbone.generate(request, progress) if progress else backbone.generate(request)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("genre", GENRE_CODES)
+@pytest.mark.parametrize("bpm", [80, 100, 120, 140, 160])
+def test_music_beats_follow_the_motion(genre, bpm):
+    accents = beat_times(20.0, bpm)
+    out = generate(synthetic_dance(accents, 20.0, genre=genre, seed=3), genre=genre, seed=1)
+    _, music_beats = track_music_beats(out.audio, out.sample_rate)
+    assert beat_scores(music_beats, accents, 0.2).f1 >= 0.8
+
+
+def test_follows_a_tempo_change():
+    accents = beat_times(30.0, [(0, 95), (15, 135)])
+    out = generate(synthetic_dance(accents, 30.0, genre="PO", seed=5), genre="PO")
+    _, music_beats = track_music_beats(out.audio, out.sample_rate)
+    assert beat_scores(music_beats, accents, 0.2).f1 >= 0.8
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 48000])
+@pytest.mark.parametrize("frames, fps", [(241, 24.0), (300, 29.97), (77, 30.0), (2, 30.0)])
+def test_exact_length(sr, frames, fps):
+    motion = synthetic_dance(beat_times(frames / fps, 120), frames / fps, fps=fps)
+    assert motion.num_frames == frames
+    out = generate(motion, sr=sr)
+    assert out.audio.shape == (round(frames / fps * sr),) and out.audio.dtype == np.float32
+    assert np.abs(out.audio).max() <= 1.0
+
+
+def test_deterministic_for_a_seed_and_varied_across_seeds():
+    motion = synthetic_dance(beat_times(6, 110), 6, genre="HO")
+    a, b, c = generate(motion, seed=4), generate(motion, seed=4), generate(motion, seed=5)
+    np.testing.assert_array_equal(a.audio, b.audio)
+    assert not np.array_equal(a.audio, c.audio)
+
+
+def test_genres_sound_different():
+    motion = synthetic_dance(beat_times(6, 110), 6)
+    takes = {g: generate(motion, genre=g, seed=0).audio for g in GENRE_CODES}
+    for g in GENRE_CODES:
+        for h in GENRE_CODES:
+            if g < h:
+                assert not np.allclose(takes[g], takes[h], atol=1e-3), (g, h)
+
+
+def test_static_motion_gets_steady_music():
+    out = generate(static_motion(frames=150), genre="HO")
+    assert out.audio.shape == (round(5 * SR),) and np.abs(out.audio).max() > 0.1
+    assert any("no kinematic beats" in note for note in out.notes)
+
+
+def test_automatic_genre_is_reported():
+    out = generate(synthetic_dance(beat_times(4, 122), 4), genre=None)
+    assert out.genre in GENRE_CODES and any("automatically" in n for n in out.notes)
+    assert choose_genre(122, 0) == "HO" and choose_genre(244, 0) == "HO"
+
+
+def test_beat_grid_extends_at_the_edges():
+    grid, downbeat = beat_grid(np.array([1.0, 1.5, 2.0, 2.6]), 4.0, 120)
+    assert grid[0] <= 0 and grid[-1] >= 4.0 and grid[downbeat] == 1.0
+    np.testing.assert_allclose(np.diff(grid[:downbeat + 1]), 0.5)
+    np.testing.assert_allclose(np.diff(grid[-3:]), 0.6)
+
+
+def test_cancel_between_steps():
+    def progress(fraction, stage):
+        if fraction > 0.2:
+            raise Cancelled("stop")
+    with pytest.raises(Cancelled):
+        generate(synthetic_dance(beat_times(20, 120), 20), progress=progress)
+
+
+def test_unknown_backbone():
+    with pytest.raises(UnknownBackboneError, match="synth"):
+        load_backbone("nope")
