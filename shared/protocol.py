@@ -102,12 +102,14 @@ def decode(raw: bytes, max_bytes: int = limits.MAX_REQUEST_BYTES) -> dict:
 
 def encode_array(array: np.ndarray) -> dict:
     """Wrap an array as {dtype, shape, data} (little-endian, C order)."""
+    array = np.asarray(array)
+    shape = list(array.shape)  # ascontiguousarray would turn a 0-d array into 1-d
     array = np.ascontiguousarray(array)
     dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
     array = array.astype(dtype, copy=False)
     if dtype.str not in WIRE_DTYPES:
         raise TypeError(f"dtype {array.dtype} cannot travel on the wire")
-    return {"dtype": dtype.str, "shape": list(array.shape), "data": array.tobytes()}
+    return {"dtype": dtype.str, "shape": shape, "data": array.tobytes()}
 
 
 def decode_array(obj, name: str, max_elements: int, code: str = E_BAD_MESSAGE) -> np.ndarray:
@@ -126,7 +128,7 @@ def decode_array(obj, name: str, max_elements: int, code: str = E_BAD_MESSAGE) -
     if not isinstance(data, bytes) or len(data) != count * np.dtype(dtype).itemsize:
         raise ProtocolError(code, f"{name}: data holds {len(data) if isinstance(data, bytes) else 'no'} bytes, "
                                   f"shape {shape} of {dtype} needs {count * np.dtype(dtype).itemsize}")
-    return np.frombuffer(data, dtype=WIRE_DTYPES[dtype]).reshape(shape)
+    return np.frombuffer(data, dtype=WIRE_DTYPES[dtype]).reshape(tuple(shape))
 
 
 def motion_to_wire(motion: Motion) -> dict:

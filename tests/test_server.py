@@ -1,0 +1,139 @@
+"""Transport tests against a real `motionscore serve` process on 127.0.0.1 (bounded, self-stopping)."""
+
+import signal
+import threading
+import time
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from motionscore.server.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared import limits
+from motionscore.shared import protocol as P
+from motionscore.shared.client import ScoreClient, ServerError
+from motionscore.shared.options import ScoreOptions
+
+
+def short_motion(seconds=1.0, seed=0):
+    return synthetic_dance(beat_times(seconds, 120), seconds, fps=30, seed=seed)
+
+
+def raw_socket(address):
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 10_000)
+    sock.connect(address)
+    return sock
+
+
+def test_hello_and_score(server_process):
+    address, _ = server_process
+    with ScoreClient(address) as client:
+        info = client.hello()
+        assert info["backbone"]["name"] == "synth" and info["protocol"] == P.PROTOCOL_VERSION
+        seen = []
+        motion = short_motion(2.0)
+        result = client.score(motion, ScoreOptions(seed=3, sample_rate=16000), on_progress=lambda f, s: seen.append(f))
+    assert result.audio.shape == (32000,) and result.sample_rate == 16000
+    assert result.metadata["seed"] == 3 and "alignment" in result.metadata["metrics"]
+    assert seen and seen[-1] == 1.0
+
+
+def test_sixteen_concurrent_clients(server_process):
+    address, _ = server_process
+    errors, results = [], {}
+
+    def run(client_index):
+        try:
+            with ScoreClient(address, timeout=60) as client:
+                for k in range(10):
+                    frames = 20 + client_index * 10 + k  # every request has its own length
+                    motion = synthetic_dance(beat_times(frames / 30, 120), frames / 30, seed=k)
+                    res = client.score(motion, ScoreOptions(seed=k, sample_rate=8000))
+                    results[(client_index, k)] = (res.audio.shape[0], round(frames / 30 * 8000), res.metadata["seed"])
+        except Exception as exc:  # collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors[:3]
+    assert len(results) == 160
+    for (client_index, k), (got, expected, seed) in results.items():
+        assert got == expected and seed == k
+
+
+def test_garbage_and_oversized_get_errors_and_server_keeps_serving(server_process):
+    address, proc = server_process
+    sock = raw_socket(address)
+    for payload in [b"\xc1\xff garbage", msgpack.packb([1, 2]), msgpack.packb({"v": 1, "type": "dance"})]:
+        sock.send(payload)
+        reply = P.decode(sock.recv())
+        assert reply["type"] == P.ERROR and reply["code"] in (P.E_BAD_MESSAGE, P.E_UNKNOWN_TYPE)
+    sock.send(b"\x00" * (limits.MAX_REQUEST_BYTES + 1))
+    reply = P.decode(sock.recv())
+    assert reply["code"] == P.E_TOO_LARGE
+    sock.send_multipart([b"a", b"b", b"c"])
+    assert P.decode(sock.recv())["code"] == P.E_BAD_MESSAGE
+    bad = P.score_request("j1", short_motion(), ScoreOptions())
+    bad["motion"]["fps"] = -5.0
+    sock.send(P.encode(bad))
+    reply = P.decode(sock.recv())
+    assert reply["code"] == P.E_BAD_MOTION and reply["id"] == "j1"
+    wrong = P.score_request("j2", short_motion(), ScoreOptions(backbone="musicgen"))
+    sock.send(P.encode(wrong))
+    assert P.decode(sock.recv())["code"] == P.E_WRONG_BACKBONE
+    sock.close(0)
+    assert proc.poll() is None
+    with ScoreClient(address) as client:
+        assert client.score(short_motion(), ScoreOptions(sample_rate=8000)).audio.shape == (8000,)
+
+
+def test_cancel_stops_a_job(server_process):
+    address, _ = server_process
+    with ScoreClient(address, timeout=30) as client:
+        long_motion = synthetic_dance(beat_times(300, 120), 300, fps=30)
+        job_id = client.submit(long_motion, ScoreOptions())
+        job = client.jobs[job_id]
+        deadline = time.monotonic() + 60
+        while job.fraction < 0.1 and not job.done and time.monotonic() < deadline:
+            client.poll(0.2)
+        client.cancel(job_id)
+        while not job.done and time.monotonic() < deadline:
+            client.poll(0.2)
+        assert job.error is not None and job.error.code == P.E_CANCELLED
+        assert job.result is None
+        assert client.score(short_motion(), ScoreOptions(sample_rate=8000)).audio.size == 8000
+
+
+def test_vanished_client_does_not_wedge_the_server(server_process):
+    address, _ = server_process
+    sock = raw_socket(address)
+    sock.send(P.encode(P.score_request("ghost", synthetic_dance(beat_times(400, 120), 400, fps=30), ScoreOptions())))
+    assert P.decode(sock.recv())["type"] == P.ACCEPTED
+    sock.close(0)  # never pings again; the server (client timeout 3 s) must drop the job
+    time.sleep(5)
+    with ScoreClient(address, timeout=30) as client:
+        start = time.monotonic()
+        assert client.score(short_motion(), ScoreOptions(sample_rate=8000)).audio.size == 8000
+        assert time.monotonic() - start < 20
+
+
+def test_unreachable_server_fails_fast():
+    from tests.conftest import free_port
+
+    with ScoreClient(f"tcp://127.0.0.1:{free_port()}", timeout=1.0) as client:
+        start = time.monotonic()
+        with pytest.raises(ServerError, match="no motionscore server answered"):
+            client.score(short_motion(), ScoreOptions())
+        assert time.monotonic() - start < 5
+
+
+def test_sigterm_shuts_down_cleanly(server_process):
+    _, proc = server_process
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
