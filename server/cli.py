@@ -65,7 +65,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     motion = _load(args.motion)
     try:
         options = ScoreOptions(genre=args.genre, prompt=args.prompt or "", seed=args.seed,
-                               backbone=args.backbone if args.server else None,
+                               backbone=args.backbone,
                                sample_rate=args.sample_rate, rhythm_mode=args.rhythm_mode)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
@@ -84,7 +84,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         from .scoring import score_motion
 
         try:
-            backbone = load_backbone(args.backbone)
+            backbone = load_backbone(args.backbone or "synth")
         except UnknownBackboneError as exc:
             raise UserError(str(exc)) from None
         result = score_motion(motion, options, backbone, show)
@@ -192,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                      f"Valid: {valid_genres_text()}")
     score.add_argument("--prompt", default="", help="free text that steers the music (ML backbones)")
     score.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    score.add_argument("--backbone", default="synth", help="backbone to use in-process, or to require of the server "
-                                                           "(default synth)")
+    score.add_argument("--backbone", default=None, help="backbone to use in-process (default synth), or to require "
+                                                        "of the server (default: whatever it runs)")
     score.add_argument("--server", default=None, nargs="?", const=default_address(),
                        help="score on a running server (default address: $MOTIONSCORE_SERVER or "
                             "tcp://127.0.0.1:5757)")

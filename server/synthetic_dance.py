@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionscore.shared.genres import GENRE_CODES, parse_genre
+from motionscore.shared.genres import parse_genre
 from motionscore.shared.motion import COCO17, Motion
 
 FRAME_SIZE = (1920, 1080)
@@ -132,4 +132,4 @@ def static_motion(frames: int = 60, fps: float = 30.0) -> Motion:
     return Motion(keypoints=np.repeat(rest[None], frames, axis=0), fps=fps, frame_size=FRAME_SIZE)
 
 
-__all__ = ["FRAME_SIZE", "GENRE_CODES", "beat_times", "synthetic_dance", "static_motion"]
+__all__ = ["FRAME_SIZE", "beat_times", "synthetic_dance", "static_motion"]

@@ -36,8 +36,7 @@ COCO17: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 
-#: Keys a motion file may hold; anything else is ignored (and reported by :func:`load_motion`'s
-#: ``extra`` output only through the ``extras`` attribute).
+#: Keys with a meaning in a motion file; other scalar entries are kept in ``Motion.extras``.
 KNOWN_KEYS = ("keypoints", "fps", "confidence", "joint_names", "frame_size", "genre")
 
 
