@@ -21,6 +21,7 @@ import zmq
 
 from motionscore.shared import limits
 from motionscore.shared import protocol as P
+from motionscore.shared.client import DEFAULT_ADDRESS
 from motionscore.shared.genres import GENRE_CODES
 from motionscore.shared.motion import Motion
 from motionscore.shared.options import ScoreOptions
@@ -31,7 +32,6 @@ from .scoring import score_motion
 
 log = logging.getLogger("motionscore.server")
 
-DEFAULT_ADDRESS = "tcp://127.0.0.1:5757"
 #: Messages above this size are dropped by ZeroMQ itself (the connection is closed); between
 #: MAX_REQUEST_BYTES and this the server answers with a too_large error.
 HARD_MESSAGE_CAP = 4 * limits.MAX_REQUEST_BYTES

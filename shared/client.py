@@ -95,7 +95,6 @@ class ScoreClient:
         self.jobs: dict[str, JobState] = {}
         self._last_sent = 0.0
         self._last_heard = time.monotonic()
-        self._replies: dict[str, dict] = {}
 
     # -- plumbing --------------------------------------------------------------------------
     def close(self) -> None:
@@ -124,8 +123,7 @@ class ScoreClient:
     def _dispatch(self, message: dict) -> None:
         job = self.jobs.get(message.get("id", ""))
         kind = message.get("type")
-        if job is None:
-            self._replies[message.get("id", "")] = message
+        if job is None:  # a pong, or a late reply to an abandoned request: proof of life only
             return
         if kind == P.PROGRESS:
             job.fraction, job.stage = float(message.get("fraction", 0.0)), str(message.get("stage", ""))
