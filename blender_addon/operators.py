@@ -1,0 +1,256 @@
+"""The operators: Score this animation (non-blocking in the UI, blocking in background mode) and Cancel.
+
+The main thread owns all Blender state; the network is polled from a main-thread timer in the UI
+(``bpy.app.timers``) and waited on directly under ``blender -b`` (where timers never run).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import bpy
+
+from . import preferences as prefs
+from .sampling import SamplingError, sample_scene
+from .sequencer import SequencerError, place_take
+from .shared.client import ScoreClient, ServerError
+from .shared.options import OptionsError, ScoreOptions
+
+POLL_INTERVAL_S = 0.1
+
+
+@dataclass
+class ActiveJob:
+    """The one scoring request in flight in the UI (plain data + the client; no bpy objects)."""
+
+    client: ScoreClient
+    scene_name: str
+    job_ids: list[str]
+    seeds: list[int]
+    frame_start: int
+    frame_end: int
+    heard: bool = False
+    results: dict = field(default_factory=dict)
+
+
+_active: ActiveJob | None = None
+
+
+def _options(settings, seed: int) -> ScoreOptions:
+    return ScoreOptions(genre=None if settings.genre == "AUTO" else settings.genre, prompt=settings.prompt,
+                        seed=seed, backbone=settings.backbone or None)
+
+
+def _maybe_start_server(context, address: str) -> str | None:
+    """Start `motionscore serve` if preferences ask for it and nothing answers. Returns a note."""
+    p = prefs.preferences(context)
+    if p is None or not p.auto_start:
+        return None
+    try:
+        with ScoreClient(address, timeout=1.0) as client:
+            client.hello()
+        return None
+    except ServerError:
+        pass
+    python = bpy.path.abspath(p.server_python) if p.server_python else ""
+    if not python:
+        raise ServerError("unreachable", "auto-start is on but no server Python is set in the preferences")
+    try:
+        subprocess.Popen([python, "-m", "motionscore.server.cli", "serve", "--bind", address],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError as exc:
+        raise ServerError("unreachable", f"cannot start the server with {python}: {exc.strerror or exc}") from None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with ScoreClient(address, timeout=1.0) as client:
+                client.hello()
+            return f"started a local server at {address}"
+        except ServerError:
+            time.sleep(0.5)
+    raise ServerError("unreachable", f"started {python} -m motionscore.server.cli serve, but it did not answer in 60 s")
+
+
+def _settings_record(result, options: ScoreOptions) -> dict:
+    meta = result.metadata
+    metrics = meta.get("metrics", {})
+    return {"prompt": options.prompt, "seed": options.seed, "genre": meta.get("genre") or "",
+            "backbone": meta.get("backbone", ""), "model_id": meta.get("model_id", ""),
+            "alignment": metrics.get("alignment") if metrics.get("alignment") is not None else -1.0,
+            "f1": metrics.get("f1"), "sample_rate": result.sample_rate}
+
+
+def _place_results(scene, job_results: list, frame_start: int, frame_end: int, report) -> None:
+    settings = scene.motionscore
+    for result, options in job_results:
+        strip, path, warning = place_take(scene, result.audio, result.sample_rate, frame_start, frame_end,
+                                          _settings_record(result, options))
+        if warning:
+            report({"WARNING"}, warning)
+        alignment = result.metadata.get("metrics", {}).get("alignment")
+        settings.last_alignment = -1.0 if alignment is None else float(alignment)
+        settings.last_file = str(path)
+        text = "n/a" if alignment is None else f"{alignment:.2f}"
+        report({"INFO"}, f"motionscore: take '{strip.name}' on channel {strip.channel}, alignment {text}")
+
+
+class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
+    """Make music that follows this animation and add it to the Video Sequencer"""
+
+    bl_idname = "motionscore.score_animation"
+    bl_label = "Score this animation"
+    bl_options = {"REGISTER"}
+
+    def _fail(self, context, message: str):
+        context.scene.motionscore.last_error = message
+        context.scene.motionscore.running = False
+        self.report({"ERROR"}, f"motionscore: {message}")
+        if bpy.app.background:
+            print(f"motionscore: error: {message}", file=sys.stderr)
+        return {"CANCELLED"}
+
+    def execute(self, context):
+        global _active
+        settings = context.scene.motionscore
+        if _active is not None:
+            return self._fail(context, "a scoring request is already running (cancel it first)")
+        settings.last_error = ""
+        try:
+            sampled = sample_scene(context, settings.bone_preset, settings.bone_mapping)
+            seeds = [settings.seed + k for k in range(settings.variations)]
+            options = [_options(settings, seed) for seed in seeds]
+        except (SamplingError, OptionsError) as exc:
+            return self._fail(context, str(exc))
+        for warning in sampled.warnings:
+            self.report({"WARNING"}, f"motionscore: {warning}")
+        address = prefs.server_address(context)
+        try:
+            note = _maybe_start_server(context, address)
+            if note:
+                self.report({"INFO"}, f"motionscore: {note}")
+            client = ScoreClient(address, timeout=prefs.request_timeout(context))
+        except ServerError as exc:
+            return self._fail(context, exc.message)
+        if bpy.app.background:
+            return self._run_blocking(context, client, sampled, options)
+        job_ids = [client.submit(sampled.motion, o) for o in options]
+        _active = ActiveJob(client, context.scene.name, job_ids, seeds, sampled.frame_start, sampled.frame_end)
+        settings.running, settings.progress, settings.stage = True, 0.0, "sending"
+        bpy.app.timers.register(_poll_active, first_interval=POLL_INTERVAL_S)
+        return {"FINISHED"}
+
+    def _run_blocking(self, context, client, sampled, options):
+        results = []
+        try:
+            for o in options:
+                result = client.score(sampled.motion, o, on_progress=lambda f, s: _print_progress(f, s))
+                results.append((result, o))
+        except ServerError as exc:
+            return self._fail(context, f"{exc.message}")
+        finally:
+            client.close()
+        try:
+            _place_results(context.scene, results, sampled.frame_start, sampled.frame_end, self.report)
+        except SequencerError as exc:
+            return self._fail(context, str(exc))
+        return {"FINISHED"}
+
+
+def _print_progress(fraction: float, stage: str) -> None:
+    print(f"motionscore: {fraction * 100:5.1f}% {stage}", file=sys.stderr)
+
+
+def _finish(scene, error: str = "") -> None:
+    global _active
+    job, _active = _active, None
+    if job is not None:
+        job.client.close()
+    if scene is not None:
+        scene.motionscore.running = False
+        scene.motionscore.stage = ""
+        if error:
+            scene.motionscore.last_error = error
+
+
+def _poll_active():
+    """Timer callback (main thread): read replies, update progress, place takes when all are done."""
+    job = _active
+    if job is None:
+        return None
+    scene = bpy.data.scenes.get(job.scene_name)
+    try:
+        job.client.poll(0.0)
+    except Exception as exc:  # never let a timer die silently
+        _finish(scene, f"lost the server: {exc}")
+        return None
+    states = [job.client.jobs[j] for j in job.job_ids]
+    if scene is None:
+        for state in states:
+            job.client.cancel(state.job_id)
+        _finish(None)
+        return None
+    settings = scene.motionscore
+    settings.progress = sum(s.fraction for s in states) / len(states)
+    settings.stage = next((s.stage for s in states if not s.done), "placing the music")
+    errors = [s.error for s in states if s.error is not None]
+    if errors:
+        for state in states:
+            if not state.done:
+                job.client.cancel(state.job_id)
+        # The operator is gone when the timer runs: the panel shows last_error, the console the line.
+        _finish(scene, errors[0].message)
+        print(f"motionscore: error: {errors[0].message}", file=sys.stderr)
+        _redraw()
+        return None
+    if all(s.done for s in states):
+        results = [(s.result, _options(settings, seed)) for s, seed in zip(states, job.seeds)]
+        try:
+            _place_results(scene, results, job.frame_start, job.frame_end, lambda level, text: print(text, file=sys.stderr))
+            _finish(scene)
+        except SequencerError as exc:
+            _finish(scene, str(exc))
+        _redraw()
+        return None
+    _redraw()
+    return POLL_INTERVAL_S
+
+
+def _redraw() -> None:
+    wm = bpy.context.window_manager
+    if wm is None:
+        return
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type in ("SEQUENCE_EDITOR", "VIEW_3D"):
+                area.tag_redraw()
+
+
+class MOTIONSCORE_OT_cancel(bpy.types.Operator):
+    """Stop the running scoring request"""
+
+    bl_idname = "motionscore.cancel"
+    bl_label = "Cancel"
+
+    def execute(self, context):
+        job = _active
+        if job is None:
+            self.report({"INFO"}, "motionscore: nothing is running")
+            return {"CANCELLED"}
+        for job_id in job.job_ids:
+            job.client.cancel(job_id)
+        _finish(bpy.data.scenes.get(job.scene_name), "cancelled")
+        return {"FINISHED"}
+
+
+def shutdown() -> None:
+    """Close the socket of a request in flight (called on unregister so Blender can exit)."""
+    if bpy.app.timers.is_registered(_poll_active):
+        bpy.app.timers.unregister(_poll_active)
+    _finish(None)
+
+
+CLASSES = (MOTIONSCORE_OT_score_animation, MOTIONSCORE_OT_cancel)

@@ -1,0 +1,50 @@
+"""The "Motion Score" sidebar tab in the Video Sequencer and the 3D View."""
+
+from __future__ import annotations
+
+import bpy
+
+
+class _MotionScorePanel:
+    bl_region_type = "UI"
+    bl_category = "Motion Score"
+    bl_label = "Motion Score"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.motionscore
+        col = layout.column()
+        col.enabled = not settings.running
+        col.prop(settings, "genre")
+        col.prop(settings, "prompt")
+        row = col.row(align=True)
+        row.prop(settings, "seed")
+        row.prop(settings, "variations")
+        col.prop(settings, "backbone")
+        col.prop(settings, "bone_preset")
+        if settings.bone_preset != "DEFORM":
+            col.prop(settings, "bone_mapping")
+        if settings.running:
+            layout.progress(factor=settings.progress, type="BAR", text=settings.stage or "working")
+            layout.operator("motionscore.cancel", icon="CANCEL")
+        else:
+            layout.operator("motionscore.score_animation", icon="SOUND")
+        if settings.last_alignment >= 0:
+            layout.label(text=f"Last take: alignment {settings.last_alignment:.2f}", icon="CHECKMARK")
+        if settings.last_error:
+            box = layout.box()
+            box.alert = True
+            box.label(text=settings.last_error, icon="ERROR")
+
+
+class MOTIONSCORE_PT_sequencer(_MotionScorePanel, bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_idname = "MOTIONSCORE_PT_sequencer"
+
+
+class MOTIONSCORE_PT_view3d(_MotionScorePanel, bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_idname = "MOTIONSCORE_PT_view3d"
+
+
+CLASSES = (MOTIONSCORE_PT_sequencer, MOTIONSCORE_PT_view3d)

@@ -1,0 +1,50 @@
+"""Per-scene settings and state of the add-on (``scene.motionscore``)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from .mapping import PRESET_NAMES
+from .shared.genres import GENRES
+
+GENRE_ITEMS = [("AUTO", "Automatic", "Let the server choose (the motion's tempo decides)")] + [
+    (code, name, f"AIST++ genre {code}") for code, name in GENRES]
+PRESET_ITEMS = [("AUTO", "Automatic", "Detect the rig's naming"),
+                ("DEFORM", "Deform bones", "Use every deform bone (any rig)")] + [
+    (name, name.title(), f"{name.title()} bone names") for name in PRESET_NAMES]
+
+
+class MotionScoreSettings(bpy.types.PropertyGroup):
+    genre: EnumProperty(name="Genre", items=GENRE_ITEMS, default="AUTO")
+    prompt: StringProperty(name="Prompt", description="Free text that steers the music (ML backbones)", default="")
+    seed: IntProperty(name="Seed", min=0, default=0, description="Same seed, same motion: same music")
+    backbone: StringProperty(name="Backbone", default="",
+                             description="Backbone the server must run (empty: whatever it runs)")
+    variations: IntProperty(name="Variations", min=1, max=8, default=1,
+                            description="Takes to make, with seeds seed, seed+1, ...")
+    bone_preset: EnumProperty(name="Bones", items=PRESET_ITEMS, default="AUTO")
+    bone_mapping: StringProperty(name="Bone mapping", default="",
+                                 description='JSON overrides, e.g. {"left_wrist": "hand.L"}')
+    # State shown in the panel
+    running: BoolProperty(default=False, options={"SKIP_SAVE"})
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR", options={"SKIP_SAVE"})
+    stage: StringProperty(default="", options={"SKIP_SAVE"})
+    last_error: StringProperty(default="")
+    last_alignment: FloatProperty(default=-1.0)
+    last_file: StringProperty(default="", subtype="FILE_PATH")
+
+
+CLASSES = (MotionScoreSettings,)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.motionscore = bpy.props.PointerProperty(type=MotionScoreSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.motionscore
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

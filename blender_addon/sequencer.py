@@ -1,0 +1,113 @@
+"""Put a take into the Video Sequencer: write the audio file, add a sound strip, keep old takes.
+
+Blender 4.2-5.0: 5.0 uses ``sequence_editor.strips``; 4.2-4.5 ``sequences`` (kept as a fallback).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import wave
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+TAKE_KEY = "motionscore_take"
+#: Settings stored on each strip so a take can be reproduced.
+SETTING_KEYS = ("prompt", "seed", "genre", "backbone", "model_id", "alignment", "f1", "sample_rate")
+
+
+class SequencerError(Exception):
+    """The take could not be placed (file or strip): one-line message."""
+
+
+def _strips(editor):
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
+def _all_strips(editor):
+    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+
+
+def output_folder(scene) -> tuple[Path, str | None]:
+    """``//motionscore`` next to the saved .blend, else a temporary folder (with a warning)."""
+    if bpy.data.filepath:
+        return Path(bpy.path.abspath("//motionscore")), None
+    folder = Path(tempfile.gettempdir()) / "motionscore"
+    return folder, f"the .blend is not saved: audio written to {folder}"
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "scene"
+
+
+def unique_path(folder: Path, stem: str, suffix: str = ".wav") -> Path:
+    """First ``stem_take<N>.wav`` that does not exist (never overwrites a file)."""
+    for n in range(1, 100_000):
+        path = folder / f"{stem}_take{n:03d}{suffix}"
+        if not path.exists():
+            return path
+    raise SequencerError(f"no free file name for {stem} in {folder}")
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """16-bit PCM mono WAV with the standard library (no soundfile inside Blender); exclusive create."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as handle:  # "x": fail rather than overwrite
+        with wave.open(handle, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(int(sample_rate))
+            out.writeframes(pcm.tobytes())
+
+
+def free_channel(editor, start: int, end: int) -> int:
+    """Lowest channel (1..128) with no strip overlapping [start, end)."""
+    busy = set()
+    for strip in _strips(editor):
+        if strip.frame_final_start < end and strip.frame_final_end > start:
+            busy.add(strip.channel)
+    for channel in range(1, 129):
+        if channel not in busy:
+            return channel
+    raise SequencerError("every sequencer channel is taken over this frame range")
+
+
+def place_take(scene, audio: np.ndarray, sample_rate: int, frame_start: int, frame_end: int,
+               settings: dict) -> tuple:
+    """Write the audio and add a strip from ``frame_start`` lasting frames ``frame_start..frame_end``.
+
+    Earlier takes are muted, not deleted. Returns (strip, path, warning or None).
+    """
+    folder, warning = output_folder(scene)
+    stem = safe_name(scene.name)
+    path = unique_path(folder, stem)
+    try:
+        write_wav(path, audio, sample_rate)
+    except OSError as exc:
+        raise SequencerError(f"cannot write {path}: {exc.strerror or exc}") from None
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    length = frame_end - frame_start + 1
+    channel = free_channel(editor, frame_start, frame_start + length)
+    filepath = bpy.path.relpath(str(path)) if bpy.data.filepath else str(path)
+    previous = [s for s in _all_strips(editor) if TAKE_KEY in s]
+    strip = _strips(editor).new_sound(name=path.stem, filepath=filepath, channel=channel, frame_start=frame_start)
+    # A missing or unreadable file gives a 1-frame strip instead of an error: check.
+    if strip.frame_final_duration <= 1 < length:
+        _strips(editor).remove(strip)
+        raise SequencerError(f"Blender could not read the audio written to {path}")
+    strip.frame_final_end = min(frame_start + length, strip.frame_final_end)
+    take = 1 + max((int(s[TAKE_KEY]) for s in previous), default=0)
+    strip[TAKE_KEY] = take
+    for key in SETTING_KEYS:
+        value = settings.get(key)
+        if value is not None:
+            strip[f"motionscore_{key}"] = value
+    for old in previous:
+        old.mute = True
+    scene.sync_mode = "AUDIO_SYNC"
+    return strip, path, warning
+
+
