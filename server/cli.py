@@ -178,6 +178,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_addon_build(args: argparse.Namespace) -> int:
+    from .addon_build import PLATFORMS, BuildError, build
+
+    try:
+        result = build(Path(args.output), platforms=args.platform or list(PLATFORMS),
+                       log=lambda text: print(text, file=sys.stderr))
+    except BuildError as exc:
+        raise Failure(str(exc)) from None
+    print(f"built {result.zip_path} ({len(result.wheels)} wheels)")
+    print(f"install: Blender > Edit > Preferences > Get Extensions > Install from Disk, or "
+          f"blender --command extension install-file -r user_default -e {result.zip_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionscore", description="Music whose beats follow the motion.")
     parser.add_argument("--version", action="version", version=f"motionscore {__version__}")
@@ -222,6 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cancel jobs of clients silent for this many seconds (default 30)")
     serve.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     serve.set_defaults(func=cmd_serve)
+
+    addon = sub.add_parser("addon", help="the Blender extension")
+    addon_sub = addon.add_subparsers(dest="addon_command", required=True, metavar="ACTION")
+    build = addon_sub.add_parser("build", help="build the installable extension zip",
+                                 description="Build and validate the Blender extension zip with pyzmq and msgpack "
+                                             "wheels for Blender's Pythons (3.11, 3.13) and platforms.")
+    build.add_argument("-o", "--output", default="dist", help="folder for the zip (default dist/)")
+    build.add_argument("--platform", action="append", choices=["linux-x64", "windows-x64", "macos-arm64", "macos-x64"],
+                       help="only these platforms (repeatable; default all four)")
+    build.set_defaults(func=cmd_addon_build)
     return parser
 
 
