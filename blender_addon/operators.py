@@ -127,6 +127,8 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
             return self._fail(context, str(exc))
         for warning in sampled.warnings:
             self.report({"WARNING"}, f"motionscore: {warning}")
+            if bpy.app.background:  # farm logs read stderr
+                print(f"motionscore: warning: {warning}", file=sys.stderr)
         address = prefs.server_address(context)
         try:
             note = _maybe_start_server(context, address)

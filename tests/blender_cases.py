@@ -1,0 +1,193 @@
+"""Blender scenarios run in a fresh process with the PyPI bpy module (background mode).
+
+Usage: python tests/blender_cases.py CASE JSON_ARGS -> prints one JSON line "RESULT {...}".
+Kept out of the pytest process: bpy is a whole Blender, and each case wants a clean one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+
+
+def build_rig_scene(frames=(1, 120), fps=24, fps_base=1.0, camera=True, names="metarig"):
+    """A scene from scratch: a 13-bone human rig dancing at 120 BPM, a camera looking at it."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    arm = bpy.data.armatures.new("Rig")
+    obj = bpy.data.objects.new("Rig", arm)
+    scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+
+    def bone(name, head, tail, parent=None):
+        b = arm.edit_bones.new(name)
+        b.head, b.tail = head, tail
+        if parent:
+            b.parent = arm.edit_bones[parent]
+
+    head_name = "spine.006" if names == "metarig" else "mixamorig:Head"
+    part = {"metarig": {"upper_arm": "upper_arm.{s}", "forearm": "forearm.{s}", "hand": "hand.{s}",
+                        "thigh": "thigh.{s}", "shin": "shin.{s}", "foot": "foot.{s}"},
+            "mixamo": {"upper_arm": "mixamorig:{S}Arm", "forearm": "mixamorig:{S}ForeArm", "hand": "mixamorig:{S}Hand",
+                       "thigh": "mixamorig:{S}UpLeg", "shin": "mixamorig:{S}Leg", "foot": "mixamorig:{S}Foot"}}[names]
+    bone("spine", (0, 0, 1), (0, 0, 1.4))
+    bone(head_name, (0, 0, 1.5), (0, 0, 1.75), "spine")
+    for s, side, x in (("L", "Left", 0.2), ("R", "Right", -0.2)):
+        f = {k: v.format(s=s, S=side) for k, v in part.items()}
+        bone(f["upper_arm"], (x, 0, 1.4), (2 * x, 0, 1.2), "spine")
+        bone(f["forearm"], (2 * x, 0, 1.2), (3 * x, 0, 1.0), f["upper_arm"])
+        bone(f["hand"], (3 * x, 0, 1.0), (3.3 * x, 0, 0.9), f["forearm"])
+        bone(f["thigh"], (x / 2, 0, 1.0), (x / 2, 0, 0.55), "spine")
+        bone(f["shin"], (x / 2, 0, 0.55), (x / 2, 0, 0.1), f["thigh"])
+        bone(f["foot"], (x / 2, 0, 0.1), (x / 2, -0.15, 0.0), f["shin"])
+    bpy.ops.object.mode_set(mode="POSE")
+    scene.render.fps, scene.render.fps_base = fps, fps_base
+    scene.frame_start, scene.frame_end = frames
+    rate = fps / fps_base
+    forearms = [b for b in obj.pose.bones if "forearm" in b.name.lower()]
+    for frame in range(frames[0], frames[1] + 1):
+        t = (frame - frames[0]) / rate
+        beat = (t * 2) % 1.0  # 120 BPM: each move speeds up and stops dead on the beat
+        sign = 1 if int(t * 2) % 2 else -1
+        for pb in forearms:
+            pb.rotation_mode = "XYZ"
+            pb.rotation_euler = (0, 0, 1.2 * beat ** 2 * sign)
+            pb.keyframe_insert("rotation_euler", frame=frame)
+        spine = obj.pose.bones["spine"]
+        spine.location = (0, 0, -0.1 * beat ** 2)
+        spine.keyframe_insert("location", frame=frame)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    if camera:
+        cam = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+        scene.collection.objects.link(cam)
+        cam.location = (0, -6, 1)
+        cam.rotation_euler = (math.radians(90), 0, 0)
+        scene.camera = cam
+    bpy.context.view_layer.update()
+    return scene, obj
+
+
+def install(zip_path):
+    import addon_utils
+    import bpy
+
+    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    assert result == {"FINISHED"}, result
+    addon_utils.enable("bl_ext.user_default.motionscore", default_set=True)
+    assert hasattr(bpy.types, "MOTIONSCORE_OT_score_animation")
+
+
+def strips_info(scene):
+    editor = scene.sequence_editor
+    out = []
+    for s in (editor.strips if editor else []):
+        out.append({"name": s.name, "channel": s.channel, "start": s.frame_final_start, "end": s.frame_final_end,
+                    "duration": s.frame_final_duration, "mute": s.mute,
+                    "file": os.path.exists(__import__("bpy").path.abspath(s.sound.filepath)),
+                    "path": __import__("bpy").path.abspath(s.sound.filepath),
+                    "props": {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in s.items()}})
+    return out
+
+
+def case_score(args):
+    import bpy
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    frames = tuple(args.get("frames", (1, 120)))
+    scene, _ = build_rig_scene(frames=frames, fps=args.get("fps", 24), fps_base=args.get("fps_base", 1.0),
+                               camera=args.get("camera", True), names=args.get("names", "metarig"))
+    install(args["zip"])  # factory settings reset the add-ons
+    if "timeout" in args:
+        bpy.context.preferences.addons["bl_ext.user_default.motionscore"].preferences.timeout = args["timeout"]
+    if args.get("blend"):
+        bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
+    scene.motionscore.seed = 5
+    scene.motionscore.prompt = "with congas"
+    runs = []
+    for _ in range(args.get("runs", 1)):
+        try:
+            runs.append(sorted(bpy.ops.motionscore.score_animation()))
+        except RuntimeError as exc:  # Blender turns an operator's ERROR report into this, for scripts
+            runs.append(["RuntimeError", str(exc)])
+    return {"runs": runs, "strips": strips_info(scene), "error": scene.motionscore.last_error,
+            "fps": scene.render.fps / scene.render.fps_base, "range": [scene.frame_start, scene.frame_end]}
+
+
+def case_projection(args):
+    """Our numpy projection against Blender's world_to_camera_view for many camera settings."""
+    import bpy
+    import numpy as np
+    from bpy_extras.object_utils import world_to_camera_view
+
+    from motionscore.blender_addon.projection import project
+
+    scene, obj = build_rig_scene()
+    cam = scene.camera
+    rng = np.random.default_rng(0)
+    points = rng.uniform([-2, -2, -1], [2, 3, 3], (200, 3))
+    worst = 0.0
+    settings = [dict(), dict(type="ORTHO", ortho_scale=5.0), dict(shift_x=0.2, shift_y=-0.1),
+                dict(sensor_fit="VERTICAL"), dict(lens=18.0), dict(pixel=(2.0, 1.0)), dict(res=(720, 1280)),
+                dict(percentage=50)]
+    for s in settings:
+        cam.data.type = s.get("type", "PERSP")
+        cam.data.ortho_scale = s.get("ortho_scale", 6.0)
+        cam.data.shift_x, cam.data.shift_y = s.get("shift_x", 0.0), s.get("shift_y", 0.0)
+        cam.data.sensor_fit = s.get("sensor_fit", "AUTO")
+        cam.data.lens = s.get("lens", 50.0)
+        scene.render.pixel_aspect_x, scene.render.pixel_aspect_y = s.get("pixel", (1.0, 1.0))
+        scene.render.resolution_x, scene.render.resolution_y = s.get("res", (1920, 1080))
+        scene.render.resolution_percentage = s.get("percentage", 100)
+        cam.rotation_euler = (math.radians(80), 0.1, 0.2)
+        bpy.context.view_layer.update()
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        w = scene.render.resolution_x * scene.render.resolution_percentage / 100
+        h = scene.render.resolution_y * scene.render.resolution_percentage / 100
+        view = np.array(cam.matrix_world.inverted())[None]
+        proj = np.array(cam.calc_matrix_camera(depsgraph, x=scene.render.resolution_x, y=scene.render.resolution_y,
+                                               scale_x=scene.render.pixel_aspect_x,
+                                               scale_y=scene.render.pixel_aspect_y))[None]
+        pixels, conf = project(points[None], view, proj, w, h)
+        for p, px, c in zip(points, pixels[0], conf[0]):
+            ref = world_to_camera_view(scene, cam, __import__("mathutils").Vector(p))
+            if ref.z <= 0:
+                assert c == 0.0, (s, p)
+                continue
+            expected = np.array([ref.x * w, (1 - ref.y) * h])
+            worst = max(worst, float(np.abs(px - expected).max() / max(w, h)))
+            inside = 0 <= ref.x <= 1 and 0 <= ref.y <= 1
+            assert (c == 1.0) == inside, (s, p, c, ref)
+    return {"worst_relative_error": worst}
+
+
+def case_channels(args):
+    import bpy
+
+    scene, _ = build_rig_scene(camera=False)
+    editor = scene.sequence_editor_create()
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    strips.new_effect(name="a", type="COLOR", channel=1, frame_start=1, length=50)
+    strips.new_effect(name="b", type="COLOR", channel=2, frame_start=40, length=50)
+    strips.new_effect(name="c", type="COLOR", channel=3, frame_start=200, length=50)
+    from motionscore.blender_addon.sequencer import free_channel
+
+    return {"overlap_1_60": free_channel(editor, 1, 60), "after_100": free_channel(editor, 100, 150),
+            "overlap_30_45": free_channel(editor, 30, 45)}
+
+
+def main():
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionscore-blender-"))
+    case, args = sys.argv[1], json.loads(sys.argv[2])
+    result = globals()[f"case_{case}"](args)
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The add-on in real (headless) Blender: the PyPI bpy module, the built extension zip installed as
+a user would, and a real server process on 127.0.0.1."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+pytest.importorskip("bpy")
+pytestmark = pytest.mark.blender
+CASES = Path(__file__).with_name("blender_cases.py")
+
+
+@pytest.fixture(scope="module")
+def addon_zip(tmp_path_factory):
+    from motionscore.server.addon_build import build
+
+    return str(build(tmp_path_factory.mktemp("addon"), platforms=["linux-x64"], log=lambda _: None).zip_path)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from motionscore.shared.client import ScoreClient, ServerError
+
+    for _ in range(120):
+        try:
+            with ScoreClient(address, timeout=0.5) as client:
+                client.hello()
+            break
+        except ServerError:
+            pass
+    yield address
+    proc.terminate()
+    proc.wait(10)
+
+
+def run_case(case, tmp_path, **args):
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "blender-user")}
+    env.pop("MOTIONSCORE_SERVER", None)
+    proc = subprocess.run([sys.executable, str(CASES), case, json.dumps(args)], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=tmp_path)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][7:]), proc.stderr
+
+
+def test_score_twice_adds_a_take(addon_zip, server, tmp_path):
+    blend = tmp_path / "shot.blend"
+    result, _ = run_case("score", tmp_path, zip=addon_zip, server=server, runs=2, blend=str(blend))
+    assert result["runs"] == [["FINISHED"], ["FINISHED"]] and result["error"] == ""
+    first, second = result["strips"]
+    for strip in (first, second):
+        assert strip["start"] == 1 and strip["duration"] == 120 and strip["file"]
+        props = strip["props"]
+        assert props["motionscore_seed"] == 5 and props["motionscore_prompt"] == "with congas"
+        assert props["motionscore_backbone"] == "synth" and props["motionscore_genre"]
+        assert 0 <= props["motionscore_alignment"] <= 1
+    assert first["mute"] and not second["mute"] and first["channel"] != second["channel"]
+    assert first["props"]["motionscore_take"] == 1 and second["props"]["motionscore_take"] == 2
+    written = sorted(p.name for p in (tmp_path / "motionscore").iterdir())
+    assert written == ["Scene_take001.wav", "Scene_take002.wav"]
+
+
+def test_range_from_frame_10_at_23976(addon_zip, server, tmp_path):
+    result, _ = run_case("score", tmp_path, zip=addon_zip, server=server, frames=[10, 105], fps=24000, fps_base=1001)
+    (strip,) = result["strips"]
+    assert result["fps"] == pytest.approx(23.976, abs=1e-3)
+    assert strip["start"] == 10 and strip["end"] == 106 and strip["duration"] == 96
+    import soundfile as sf
+
+    info = sf.info(strip["path"])  # an unsaved .blend: written to the temporary folder
+    assert abs(info.frames / info.samplerate - 96 * 1001 / 24000) < 1e-3
+
+
+def test_server_down_fails_clearly_without_a_strip(addon_zip, tmp_path):
+    result, stderr = run_case("score", tmp_path, zip=addon_zip, server=f"tcp://127.0.0.1:{free_port()}", timeout=1.0)
+    ((kind, message),) = result["runs"]
+    assert kind == "RuntimeError" and "no motionscore server answered" in message and result["strips"] == []
+    assert "no motionscore server answered" in result["error"]
+    assert "no motionscore server answered" in stderr
+
+
+def test_no_camera_and_mixamo_names(addon_zip, server, tmp_path):
+    result, stderr = run_case("score", tmp_path, zip=addon_zip, server=server, camera=False, names="mixamo")
+    assert result["runs"] == [["FINISHED"]] and len(result["strips"]) == 1
+    assert "no camera" in stderr
+
+
+def test_projection_matches_world_to_camera_view(tmp_path):
+    result, _ = run_case("projection", tmp_path)
+    assert result["worst_relative_error"] < 1e-5
+
+
+def test_free_channel(tmp_path):
+    result, _ = run_case("channels", tmp_path)
+    assert result == {"overlap_1_60": 3, "after_100": 1, "overlap_30_45": 3}
