@@ -105,6 +105,12 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
     bl_label = "Score this animation"
     bl_options = {"REGISTER"}
 
+    mode: bpy.props.EnumProperty(
+        name="Mode", default="AUTO", options={"SKIP_SAVE"},
+        items=[("AUTO", "Automatic", "Wait in background mode (blender -b), poll from a timer in the UI"),
+               ("BLOCKING", "Blocking", "Wait for the music before returning"),
+               ("ASYNC", "Asynchronous", "Return at once; a main-thread timer polls the server")])
+
     def _fail(self, context, message: str):
         context.scene.motionscore.last_error = message
         context.scene.motionscore.running = False
@@ -137,11 +143,12 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
             client = ScoreClient(address, timeout=prefs.request_timeout(context))
         except ServerError as exc:
             return self._fail(context, exc.message)
-        if bpy.app.background:
+        if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
             return self._run_blocking(context, client, sampled, options)
         job_ids = [client.submit(sampled.motion, o) for o in options]
         _active = ActiveJob(client, context.scene.name, job_ids, seeds, sampled.frame_start, sampled.frame_end)
         settings.running, settings.progress, settings.stage = True, 0.0, "sending"
+        # Timers never run under `blender -b`; there, whoever asked for ASYNC calls poll_active().
         bpy.app.timers.register(_poll_active, first_interval=POLL_INTERVAL_S)
         return {"FINISHED"}
 
@@ -179,7 +186,9 @@ def _finish(scene, error: str = "") -> None:
 
 
 def _poll_active():
-    """Timer callback (main thread): read replies, update progress, place takes when all are done."""
+    """Timer callback (main thread): read replies, update progress, place takes when all are done.
+
+    Returns the delay until the next call, or None when the request is over."""
     job = _active
     if job is None:
         return None
@@ -246,6 +255,9 @@ class MOTIONSCORE_OT_cancel(bpy.types.Operator):
             job.client.cancel(job_id)
         _finish(bpy.data.scenes.get(job.scene_name), "cancelled")
         return {"FINISHED"}
+
+
+poll_active = _poll_active
 
 
 def shutdown() -> None:

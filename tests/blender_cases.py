@@ -120,6 +120,33 @@ def case_score(args):
             "fps": scene.render.fps / scene.render.fps_base, "range": [scene.frame_start, scene.frame_end]}
 
 
+def case_async(args):
+    """The UI path: submit, then pump the timer callback by hand (timers never run headless)."""
+    import importlib
+    import time
+
+    import bpy
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    scene, _ = build_rig_scene(frames=tuple(args.get("frames", (1, 96))))
+    install(args["zip"])
+    ops = importlib.import_module("bl_ext.user_default.motionscore.operators")
+    started = time.monotonic()
+    assert bpy.ops.motionscore.score_animation(mode="ASYNC") == {"FINISHED"}
+    returned_after = time.monotonic() - started
+    progress, polls = [], 0
+    while ops.poll_active() is not None and polls < 3000:
+        polls += 1
+        progress.append(scene.motionscore.progress)
+        if args.get("cancel_after") and polls == args["cancel_after"]:
+            bpy.ops.motionscore.cancel()
+        time.sleep(0.01)
+    return {"returned_after": returned_after, "running": scene.motionscore.running, "polls": polls,
+            "progress_seen": sorted(set(round(p, 2) for p in progress)), "error": scene.motionscore.last_error,
+            "strips": strips_info(scene)}
+
+
 def case_projection(args):
     """Our numpy projection against Blender's world_to_camera_view for many camera settings."""
     import bpy

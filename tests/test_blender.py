@@ -94,6 +94,18 @@ def test_no_camera_and_mixamo_names(addon_zip, server, tmp_path):
     assert "no camera" in stderr
 
 
+def test_ui_path_does_not_block_and_places_the_take(addon_zip, server, tmp_path):
+    result, _ = run_case("async", tmp_path, zip=addon_zip, server=server)
+    assert result["returned_after"] < 2.0 and not result["running"] and result["error"] == ""
+    assert len(result["strips"]) == 1 and result["strips"][0]["duration"] == 96
+    assert len(result["progress_seen"]) >= 2
+
+
+def test_ui_cancel_leaves_the_scene_untouched(addon_zip, server, tmp_path):
+    result, _ = run_case("async", tmp_path, zip=addon_zip, server=server, frames=[1, 24 * 240], cancel_after=5)
+    assert result["strips"] == [] and result["error"] == "cancelled" and not result["running"]
+
+
 def test_projection_matches_world_to_camera_view(tmp_path):
     result, _ = run_case("projection", tmp_path)
     assert result["worst_relative_error"] < 1e-5
