@@ -82,7 +82,8 @@ def place_take(scene, audio: np.ndarray, sample_rate: int, frame_start: int, fra
     Earlier takes are muted, not deleted. Returns (strip, path, warning or None).
     """
     folder, warning = output_folder(scene)
-    stem = safe_name(scene.name)
+    blend = Path(bpy.data.filepath).stem if bpy.data.filepath else ""
+    stem = safe_name(f"{blend}_{scene.name}" if blend else scene.name)
     path = unique_path(folder, stem)
     try:
         write_wav(path, audio, sample_rate)

@@ -178,6 +178,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch, summary_table
+
+    try:
+        results = run_batch(args.files, args.server, save=args.save, blender=args.blender, timeout=args.timeout)
+    except ServerError as exc:
+        raise Failure(exc.message) from None
+    except RuntimeError as exc:
+        raise Failure(str(exc)) from None
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(summary_table(results))
+    return 0 if all(r["ok"] for r in results) else EXIT_FAILED
+
+
 def cmd_addon_build(args: argparse.Namespace) -> int:
     from .addon_build import PLATFORMS, BuildError, build
 
@@ -236,6 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cancel jobs of clients silent for this many seconds (default 30)")
     serve.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     serve.set_defaults(func=cmd_serve)
+
+    batch = sub.add_parser("batch", help="score many .blend/.bvh shots through headless Blender",
+                           description="Score shots with the add-on in headless Blender (the bpy module, or "
+                                       "--blender PATH). A failed shot is reported and left as it was; the others "
+                                       "go on. Needs a running server.")
+    batch.add_argument("files", nargs="+", help=".blend or .bvh files")
+    batch.add_argument("--server", default=default_address(), help="server address (default $MOTIONSCORE_SERVER "
+                                                                   "or tcp://127.0.0.1:5757)")
+    batch.add_argument("--save", action="store_true",
+                       help="save each .blend with its new sound strip (a .bvh always gets a new .blend beside it)")
+    batch.add_argument("--blender", default=None, help="a Blender binary to use instead of the bpy module")
+    batch.add_argument("--timeout", type=float, default=3600.0, help="seconds per shot before giving up")
+    batch.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    batch.set_defaults(func=cmd_batch)
 
     addon = sub.add_parser("addon", help="the Blender extension")
     addon_sub = addon.add_subparsers(dest="addon_command", required=True, metavar="ACTION")

@@ -147,6 +147,14 @@ def case_async(args):
             "strips": strips_info(scene)}
 
 
+def case_save_scene(args):
+    import bpy
+
+    build_rig_scene()
+    bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
+    return {"saved": args["blend"]}
+
+
 def case_projection(args):
     """Our numpy projection against Blender's world_to_camera_view for many camera settings."""
     import bpy

@@ -66,7 +66,7 @@ def test_score_twice_adds_a_take(addon_zip, server, tmp_path):
     assert first["mute"] and not second["mute"] and first["channel"] != second["channel"]
     assert first["props"]["motionscore_take"] == 1 and second["props"]["motionscore_take"] == 2
     written = sorted(p.name for p in (tmp_path / "motionscore").iterdir())
-    assert written == ["Scene_take001.wav", "Scene_take002.wav"]
+    assert written == ["shot_Scene_take001.wav", "shot_Scene_take002.wav"]
 
 
 def test_range_from_frame_10_at_23976(addon_zip, server, tmp_path):
@@ -114,3 +114,29 @@ def test_projection_matches_world_to_camera_view(tmp_path):
 def test_free_channel(tmp_path):
     result, _ = run_case("channels", tmp_path)
     assert result == {"overlap_1_60": 3, "after_100": 1, "overlap_30_45": 3}
+
+
+def test_batch_scores_shots_and_reports_failures(server, tmp_path):
+    """`motionscore batch` on a saved shot, a real BVH (when present), a broken file and a missing one."""
+    run_case("save_scene", tmp_path, blend=str(tmp_path / "shot.blend"))
+    (tmp_path / "broken.blend").write_bytes(b"not a blend file")
+    files = [tmp_path / "shot.blend", tmp_path / "broken.blend", tmp_path / "missing.blend"]
+    bvh = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "bvh" / "dataset-1_dance-short_normal_001.bvh"
+    if bvh.is_file():
+        files.append(tmp_path / "dance.bvh")
+        (tmp_path / "dance.bvh").write_bytes(bvh.read_bytes())
+    before = (tmp_path / "shot.blend").read_bytes()
+    broken_before = (tmp_path / "broken.blend").read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "batch", *map(str, files), "--server", server,
+                           "--json"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "bu")})
+    results = {Path(r["file"]).name: r for r in json.loads(proc.stdout)}
+    assert proc.returncode == 1  # some shots failed
+    assert results["shot.blend"]["ok"] and Path(results["shot.blend"]["audio"]).is_file()
+    assert (tmp_path / "shot.blend").read_bytes() == before  # no --save: the user's file is untouched
+    assert not results["broken.blend"]["ok"] and (tmp_path / "broken.blend").read_bytes() == broken_before
+    assert results["missing.blend"]["error"] == "no such file"
+    if bvh.is_file():
+        assert results["dance.bvh"]["ok"] and results["dance.bvh"]["saved"].endswith("dance.blend")
+        assert abs(results["dance.bvh"]["fps"] - 30.0) < 1e-3
+    assert not list(tmp_path.glob("*.blend1"))

@@ -1,0 +1,90 @@
+"""One headless batch job inside Blender: open a .blend (or import a .bvh), score it, optionally save.
+
+Run by ``motionscore batch`` as ``python -m motionscore.blender_addon.batch_job FILE [--save]`` with
+the bpy module (or through a ``blender -b`` binary with ``--python``). The server address comes from
+``$MOTIONSCORE_SERVER``. Prints one line ``MOTIONSCORE_RESULT {json}`` on stdout; exit 0 on success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+RESULT_TAG = "MOTIONSCORE_RESULT "
+
+
+def _emit(result: dict) -> None:
+    print(RESULT_TAG + json.dumps(result), flush=True)
+
+
+def _unique_blend(path: Path) -> Path:
+    candidate = path.with_suffix(".blend")
+    n = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}_motionscore{n:02d}.blend")
+        n += 1
+    return candidate
+
+
+def _ensure_registered():
+    import bpy
+
+    if not hasattr(bpy.types, "MOTIONSCORE_OT_score_animation"):
+        from motionscore import blender_addon
+
+        blender_addon.register()
+
+
+def run(path: Path, save: bool) -> dict:
+    import bpy
+
+    bpy.context.preferences.filepaths.save_version = 0  # no .blend1 backups next to the user's files
+    if path.suffix.lower() == ".bvh":
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        _ensure_registered()
+        bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=True, update_scene_duration=True)
+        target = _unique_blend(path)
+        # Save first so the audio lands next to it in //motionscore (nothing of the user's is touched).
+        bpy.ops.wm.save_as_mainfile(filepath=str(target))
+    else:
+        bpy.ops.wm.open_mainfile(filepath=str(path))
+        _ensure_registered()
+        target = path
+    scene = bpy.context.scene
+    try:
+        status = bpy.ops.motionscore.score_animation(mode="BLOCKING")
+    except RuntimeError as exc:  # the operator's ERROR report
+        message = str(exc).replace("Error: motionscore: ", "").strip()
+        return {"file": str(path), "ok": False, "error": message}
+    if status != {"FINISHED"}:
+        return {"file": str(path), "ok": False, "error": scene.motionscore.last_error or "cancelled"}
+    saved = None
+    if save or path.suffix.lower() == ".bvh":
+        bpy.ops.wm.save_as_mainfile(filepath=str(target))
+        saved = str(target)
+    alignment = scene.motionscore.last_alignment
+    return {"file": str(path), "ok": True, "audio": scene.motionscore.last_file, "saved": saved,
+            "alignment": None if alignment < 0 else alignment,
+            "frames": [scene.frame_start, scene.frame_end], "fps": scene.render.fps / scene.render.fps_base}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="motionscore-batch-job")
+    parser.add_argument("file")
+    parser.add_argument("--save", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionscore-batch-"))
+    try:
+        result = run(Path(args.file).resolve(), args.save)
+    except Exception as exc:  # a broken file must become a reported failure, not a traceback
+        result = {"file": args.file, "ok": False, "error": f"{type(exc).__name__}: {str(exc).strip()}"}
+    _emit(result)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
