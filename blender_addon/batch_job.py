@@ -42,9 +42,9 @@ def _ensure_registered():
 def run(path: Path, save: bool) -> dict:
     import bpy
 
-    bpy.context.preferences.filepaths.save_version = 0  # no .blend1 backups next to the user's files
     if path.suffix.lower() == ".bvh":
-        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bpy.ops.wm.read_factory_settings(use_empty=True)  # (this also resets the preferences)
+        bpy.context.preferences.filepaths.save_version = 0  # no .blend1 backups next to the user's files
         _ensure_registered()
         bpy.ops.import_anim.bvh(filepath=str(path), update_scene_fps=True, update_scene_duration=True)
         target = _unique_blend(path)
@@ -52,6 +52,7 @@ def run(path: Path, save: bool) -> dict:
         bpy.ops.wm.save_as_mainfile(filepath=str(target))
     else:
         bpy.ops.wm.open_mainfile(filepath=str(path))
+        bpy.context.preferences.filepaths.save_version = 0
         _ensure_registered()
         target = path
     scene = bpy.context.scene
