@@ -37,6 +37,8 @@ class ActiveJob:
 
 
 _active: ActiveJob | None = None
+#: The server this add-on started (auto-start), if any; it outlives Blender on purpose.
+started_server: subprocess.Popen | None = None
 
 
 def _options(settings, seed: int) -> ScoreOptions:
@@ -58,8 +60,9 @@ def _maybe_start_server(context, address: str) -> str | None:
     python = bpy.path.abspath(p.server_python) if p.server_python else ""
     if not python:
         raise ServerError("unreachable", "auto-start is on but no server Python is set in the preferences")
+    global started_server
     try:
-        subprocess.Popen([python, "-m", "motionscore.server.cli", "serve", "--bind", address],
+        started_server = subprocess.Popen([python, "-m", "motionscore.server.cli", "serve", "--bind", address],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     except OSError as exc:

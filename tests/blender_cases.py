@@ -147,6 +147,26 @@ def case_async(args):
             "strips": strips_info(scene)}
 
 
+def case_autostart(args):
+    """Preferences ask for a local server: the operator starts one and scores through it."""
+    import importlib
+
+    import bpy
+
+    build_rig_scene(frames=(1, 48))
+    install(args["zip"])
+    prefs = bpy.context.preferences.addons["bl_ext.user_default.motionscore"].preferences
+    prefs.server_address, prefs.auto_start, prefs.server_python = args["address"], True, sys.executable
+    ops = importlib.import_module("bl_ext.user_default.motionscore.operators")
+    try:
+        status = sorted(bpy.ops.motionscore.score_animation())
+    finally:
+        if ops.started_server is not None:
+            ops.started_server.terminate()
+            ops.started_server.wait(10)
+    return {"status": status, "started": ops.started_server is not None, "strips": strips_info(bpy.context.scene)}
+
+
 def case_save_scene(args):
     import bpy
 

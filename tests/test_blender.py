@@ -106,6 +106,11 @@ def test_ui_cancel_leaves_the_scene_untouched(addon_zip, server, tmp_path):
     assert result["strips"] == [] and result["error"] == "cancelled" and not result["running"]
 
 
+def test_auto_start_local_server(addon_zip, tmp_path):
+    result, _ = run_case("autostart", tmp_path, zip=addon_zip, address=f"tcp://127.0.0.1:{free_port()}")
+    assert result["status"] == ["FINISHED"] and result["started"] and len(result["strips"]) == 1
+
+
 def test_projection_matches_world_to_camera_view(tmp_path):
     result, _ = run_case("projection", tmp_path)
     assert result["worst_relative_error"] < 1e-5
