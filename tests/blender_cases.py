@@ -167,6 +167,56 @@ def case_autostart(args):
     return {"status": status, "started": ops.started_server is not None, "strips": strips_info(bpy.context.scene)}
 
 
+class _Recorder:
+    """Stands in for a UILayout: checks every property and operator the panel draws exists."""
+
+    def __init__(self, log):
+        self.log = log
+        self.enabled = self.alert = True
+
+    def _sub(self, *a, **k):
+        return _Recorder(self.log)
+
+    column = row = box = _sub
+
+    def prop(self, data, name, **kw):
+        assert hasattr(data, name), name
+        self.log.append(("prop", name))
+
+    def operator(self, idname, **kw):
+        module, name = idname.split(".")
+        import bpy
+
+        assert hasattr(bpy.types, f"{module.upper()}_OT_{name}"), idname
+        self.log.append(("operator", idname))
+
+    def label(self, text="", **kw):
+        self.log.append(("label", text))
+
+    def progress(self, factor=0.0, type="BAR", text=""):
+        self.log.append(("progress", round(factor, 2), text))
+
+
+def case_panel(args):
+    import types
+
+    import bpy
+
+    build_rig_scene()
+    install(args["zip"])
+    settings = bpy.context.scene.motionscore
+    logs = {}
+    for state in ("idle", "running", "error"):
+        settings.running = state == "running"
+        settings.progress, settings.stage = (0.4, "generating") if state == "running" else (0.0, "")
+        settings.last_error = "no motionscore server answered" if state == "error" else ""
+        log = []
+        panel = types.SimpleNamespace(layout=_Recorder(log))
+        bpy.types.MOTIONSCORE_PT_view3d.draw(panel, bpy.context)
+        logs[state] = log
+    return {name: [list(entry) for entry in log] for name, log in logs.items()}
+
+
 def case_save_scene(args):
     import bpy
 

@@ -111,6 +111,13 @@ def test_auto_start_local_server(addon_zip, tmp_path):
     assert result["status"] == ["FINISHED"] and result["started"] and len(result["strips"]) == 1
 
 
+def test_panel_draws_every_state(addon_zip, tmp_path):
+    logs, _ = run_case("panel", tmp_path, zip=addon_zip)
+    assert ["operator", "motionscore.score_animation"] in logs["idle"]
+    assert ["operator", "motionscore.cancel"] in logs["running"] and ["progress", 0.4, "generating"] in logs["running"]
+    assert ["label", "no motionscore server answered"] in logs["error"]
+
+
 def test_projection_matches_world_to_camera_view(tmp_path):
     result, _ = run_case("projection", tmp_path)
     assert result["worst_relative_error"] < 1e-5
