@@ -110,6 +110,10 @@ def case_score(args):
         bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
     scene.motionscore.seed = 5
     scene.motionscore.prompt = "with congas"
+    scene.motionscore.variations = args.get("variations", 1)
+    if args.get("preview"):
+        scene.use_preview_range = True
+        scene.frame_preview_start, scene.frame_preview_end = args["preview"]
     runs = []
     for _ in range(args.get("runs", 1)):
         try:

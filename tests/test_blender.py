@@ -80,6 +80,14 @@ def test_range_from_frame_10_at_23976(addon_zip, server, tmp_path):
     assert abs(info.frames / info.samplerate - 96 * 1001 / 24000) < 1e-3
 
 
+def test_preview_range_and_variations(addon_zip, server, tmp_path):
+    result, _ = run_case("score", tmp_path, zip=addon_zip, server=server, preview=[25, 72], variations=3)
+    strips = result["strips"]
+    assert len(strips) == 3 and all(s["start"] == 25 and s["duration"] == 48 for s in strips)
+    assert [s["props"]["motionscore_seed"] for s in strips] == [5, 6, 7]
+    assert [s["mute"] for s in strips] == [True, True, False]
+
+
 def test_server_down_fails_clearly_without_a_strip(addon_zip, tmp_path):
     result, stderr = run_case("score", tmp_path, zip=addon_zip, server=f"tcp://127.0.0.1:{free_port()}", timeout=1.0)
     ((kind, message),) = result["runs"]
