@@ -40,8 +40,10 @@ def track_music_beats(audio: np.ndarray, sample_rate: int) -> tuple[float | None
     return (tempo if tempo > 0 else None), np.asarray(beats, dtype=np.float64)
 
 
-def count_matches(estimated: np.ndarray, reference: np.ndarray, tolerance: float = DEFAULT_TOLERANCE) -> int:
-    """Size of the maximum one-to-one matching of events at most ``tolerance`` apart.
+def match_events(estimated: np.ndarray, reference: np.ndarray,
+                 tolerance: float = DEFAULT_TOLERANCE) -> list[tuple[float, float]]:
+    """A maximum one-to-one matching of events at most ``tolerance`` apart, as (estimated,
+    reference) time pairs.
 
     Each estimated event can match the reference events inside [e - tol, e + tol], an interval
     that moves right as e does; greedily giving each estimated event (ascending) the earliest free
@@ -49,14 +51,19 @@ def count_matches(estimated: np.ndarray, reference: np.ndarray, tolerance: float
     """
     est = np.sort(np.asarray(estimated, dtype=np.float64))
     ref = np.sort(np.asarray(reference, dtype=np.float64))
-    matches, j = 0, 0
+    pairs, j = [], 0
     for e in est:
         while j < ref.size and ref[j] < e - tolerance:
             j += 1
         if j < ref.size and ref[j] <= e + tolerance:
-            matches += 1
+            pairs.append((float(e), float(ref[j])))
             j += 1
-    return matches
+    return pairs
+
+
+def count_matches(estimated: np.ndarray, reference: np.ndarray, tolerance: float = DEFAULT_TOLERANCE) -> int:
+    """Size of the maximum one-to-one matching (see :func:`match_events`)."""
+    return len(match_events(estimated, reference, tolerance))
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class TakeMetrics:
     tempo_difference_bpm: float | None
     music_beats: int
     kinematic_beats: int
+    music_beats_s: list
     alignment: float | None
     bcs: float
     bhs: float
@@ -134,6 +142,7 @@ def score_take(kinematic_beats: np.ndarray, motion_tempo: float | None, audio: n
         motion_tempo_bpm=motion_tempo,
         tempo_difference_bpm=tempo_difference(music_tempo, motion_tempo),
         music_beats=int(music_beats.size),
+        music_beats_s=[round(float(b), 4) for b in music_beats],
         kinematic_beats=int(np.asarray(kinematic_beats).size),
         alignment=alignment_score(kinematic_beats, music_beats, sigma),
         bcs=scores.bcs, bhs=scores.bhs, f1=scores.f1, tolerance_s=tolerance,
