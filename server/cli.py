@@ -32,6 +32,55 @@ class Failure(Exception):
     """The work could not be done: printed as one line, exit code 1."""
 
 
+def _load_backbone(args: argparse.Namespace, name: str):
+    """Load a backbone with the model/encoder options; every failure is one line."""
+    from .backbones import UnknownBackboneError, load_backbone
+
+    options = {"model": args.model, "encoders": args.encoders, "encoders_format": args.encoders_format,
+               "device": args.device}
+    try:
+        return load_backbone(name, **{k: v for k, v in options.items() if v is not None})
+    except UnknownBackboneError as exc:
+        raise UserError(str(exc)) from None
+    except (ValueError, FileNotFoundError) as exc:  # bad checkpoint, mismatched encoders
+        raise UserError(str(exc).splitlines()[0]) from None
+    except RuntimeError as exc:  # weights missing offline
+        raise Failure(str(exc).splitlines()[0]) from None
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, help="ML backbones: 'tiny' (random, offline), a hub id "
+                                                      "(facebook/musicgen-small, ...) or a local directory")
+    parser.add_argument("--encoders", default=None, help="encoder checkpoint (.safetensors); without it an ML "
+                                                         "backbone makes text-only music")
+    parser.add_argument("--encoders-format", default=None, choices=["motionscore", "released"],
+                        help="'released' reads the original work's MusicGen encoders (torch file)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+
+
+def cmd_encoders_init(args: argparse.Namespace) -> int:
+    """A randomly initialised encoder checkpoint matching a backbone (a starting point, and for tests)."""
+    from .audio_io import OutputExistsError  # noqa: F401 - same overwrite policy as audio
+    from .ml.checkpoint import save_checkpoint
+    from .ml.encoders import EncoderConfig, Encoders
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise UserError(f"{out} exists; pass --force to overwrite it")
+    if out.suffix != ".safetensors":
+        raise UserError(f"{out}: encoder checkpoints are .safetensors files")
+    backbone = _load_backbone(argparse.Namespace(model=args.model, encoders=None, encoders_format=None,
+                                                 device="cpu"), args.backbone)
+    import torch
+
+    torch.manual_seed(args.seed)
+    encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=args.projector,
+                                      hidden=args.hidden or (768 if backbone.text_dim >= 256 else 64)))
+    save_checkpoint(out, encoders, backbone.name, backbone.model_id, extra={"initialised": "random", "seed": args.seed})
+    print(f"wrote {out}: {backbone.name} ({backbone.model_id}), {backbone.text_dim}-d, projector {args.projector}")
+    return 0
+
+
 def _progress_printer(enabled: bool):
     last = [None]
 
@@ -80,13 +129,9 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise Failure(f"server: {exc.message}") from None
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
     else:
-        from .backbones import UnknownBackboneError, load_backbone
         from .scoring import score_motion
 
-        try:
-            backbone = load_backbone(args.backbone or "synth")
-        except UnknownBackboneError as exc:
-            raise UserError(str(exc)) from None
+        backbone = _load_backbone(args, args.backbone or "synth")
         result = score_motion(motion, options, backbone, show)
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
     try:
@@ -155,17 +200,13 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .backbones import UnknownBackboneError, load_backbone
     from .service import ScoreServer, is_loopback
 
     if not is_loopback(args.bind) and not args.allow_remote:
         raise UserError(f"{args.bind} is not a loopback address; the server has no authentication, "
                         f"pass --allow-remote if you really want to expose it")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        backbone = load_backbone(args.backbone)
-    except UnknownBackboneError as exc:
-        raise UserError(str(exc)) from None
+    backbone = _load_backbone(args, args.backbone)
     server = ScoreServer(backbone, address=args.bind, workers=args.workers, max_queue=args.queue,
                          client_timeout=args.client_timeout)
 
@@ -313,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="print the take's metadata as JSON")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("--plot", default=None, metavar="PNG", help="also draw the take's beat timeline")
+    _add_model_options(score)
     score.set_defaults(func=cmd_score)
 
     def metric_options(p):
@@ -362,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-timeout", type=float, default=30.0,
                        help="cancel jobs of clients silent for this many seconds (default 30)")
     serve.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    _add_model_options(serve)
     serve.set_defaults(func=cmd_serve)
 
     batch = sub.add_parser("batch", help="score many .blend/.bvh shots through headless Blender",
@@ -377,6 +420,18 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--timeout", type=float, default=3600.0, help="seconds per shot before giving up")
     batch.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     batch.set_defaults(func=cmd_batch)
+
+    encoders = sub.add_parser("encoders", help="encoder checkpoints")
+    enc_sub = encoders.add_subparsers(dest="encoders_command", required=True, metavar="ACTION")
+    init = enc_sub.add_parser("init", help="write randomly initialised encoders matching a backbone")
+    init.add_argument("--backbone", required=True, choices=["musicgen", "riffusion", "audioldm"])
+    init.add_argument("--model", default="tiny", help="the backbone's model (default tiny)")
+    init.add_argument("--projector", default="attn", choices=["mlp", "attn"])
+    init.add_argument("--hidden", type=int, default=None, help="hidden width (default 768, 64 for tiny models)")
+    init.add_argument("--seed", type=int, default=0)
+    init.add_argument("-o", "--output", required=True, help="checkpoint file (.safetensors)")
+    init.add_argument("--force", action="store_true")
+    init.set_defaults(func=cmd_encoders_init)
 
     addon = sub.add_parser("addon", help="the Blender extension")
     addon_sub = addon.add_subparsers(dest="addon_command", required=True, metavar="ACTION")

@@ -34,8 +34,9 @@ def score_motion(motion: Motion, options: ScoreOptions, backbone: Backbone,
     """
     started = time.perf_counter()
     progress(0.0, "extracting rhythm")
-    rhythm = extract_rhythm(motion, mode=options.rhythm_mode)
-    negative = extract_rhythm(motion.reversed(), mode=options.rhythm_mode) if options.negative_motion else None
+    mode = backbone.rhythm_mode or options.rhythm_mode  # the original release needs "compat"
+    rhythm = extract_rhythm(motion, mode=mode)
+    negative = extract_rhythm(motion.reversed(), mode=mode) if options.negative_motion else None
     genre = options.genre or motion.genre
     request = GenerationRequest(
         rhythm=rhythm, duration=motion.duration, sample_rate=options.sample_rate, genre=genre,
@@ -64,7 +65,7 @@ def score_motion(motion: Motion, options: ScoreOptions, backbone: Backbone,
         "seed": options.seed,
         "backbone": backbone.name,
         "model_id": backbone.model_id,
-        "rhythm_mode": options.rhythm_mode,
+        "rhythm_mode": mode,
         "negative_motion": options.negative_motion,
         "kinematic_beats_s": [round(float(t), 4) for t in rhythm.beat_times],
         "metrics": metrics.as_dict(),

@@ -9,6 +9,7 @@ from .base import Backbone, Cancelled, Generation, GenerationRequest, ProgressFn
 #: name -> "module:Class"; modules are imported only when asked for (the ML ones import torch).
 REGISTRY: dict[str, str] = {
     "synth": "motionscore.server.backbones.synth:SynthBackbone",
+    "musicgen": "motionscore.server.backbones.musicgen:MusicGenBackbone",
 }
 
 

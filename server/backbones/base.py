@@ -72,6 +72,8 @@ class Backbone(ABC):
 
     #: Registry name, e.g. "synth", "musicgen".
     name: str = ""
+    #: Rhythm extraction mode the loaded weights need ("compat" for the original release), or None.
+    rhythm_mode: str | None = None
 
     @property
     @abstractmethod
@@ -81,6 +83,10 @@ class Backbone(ABC):
     @abstractmethod
     def generate(self, request: GenerationRequest, progress: ProgressFn = no_progress) -> Generation:
         """Make music for one request. Must call ``progress`` between steps so cancel works."""
+
+    def generate_batch(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
+        """Several requests at once (ML backbones run them as one batch); default: one by one."""
+        return [self.generate(r, progress) for r in requests]
 
     def describe(self) -> dict:
         """Plain-data description for the server's info message."""

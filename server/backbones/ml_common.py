@@ -1,0 +1,86 @@
+"""What the ML backbones share: encoders, prompt text, negative rhythm, exact-length output."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from motionscore.shared.genres import GENRE_NAMES
+
+from ..ml.checkpoint import load_checkpoint, load_released
+from ..ml.encoders import resample_onsets
+from ..ml.prompts import build_prompt, fill
+from .base import Generation, GenerationRequest, ProgressFn, no_progress
+
+
+def exact_length(audio: np.ndarray, source_rate: int, request: GenerationRequest) -> np.ndarray:
+    """Resample (n,) float audio to the request's rate and cut/pad to exactly its sample count."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if source_rate != request.sample_rate:
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=source_rate, target_sr=request.sample_rate)
+    n = request.num_samples
+    if audio.size >= n:
+        return np.ascontiguousarray(audio[:n], dtype=np.float32)
+    return np.concatenate([audio, np.zeros(n - audio.size, np.float32)])
+
+
+class MLBackboneMixin:
+    """Needs ``name``, ``text_dim``, ``device``; provides encoders, prompts and batching."""
+
+    encoders = None
+    rhythm_mode: str | None = None
+
+    def load_encoders(self, path: str | None, encoders_format: str = "motionscore") -> None:
+        if path is None:
+            self.encoders, self.encoders_id = None, None
+            return
+        ckpt = load_released(path, self.device) if encoders_format == "released" else \
+            load_checkpoint(path, backbone=self.name, dim=self.text_dim, device=self.device)
+        if ckpt.encoders.config.dim != self.text_dim:
+            raise ValueError(f"{path}: encoders write {ckpt.encoders.config.dim}-d vectors, "
+                             f"this model's text embeddings are {self.text_dim}-d")
+        for p in ckpt.encoders.parameters():
+            p.requires_grad_(False)
+        self.encoders, self.encoders_id = ckpt.encoders, str(path)
+        self.rhythm_mode = ckpt.rhythm_mode
+
+    def prompt_text(self, request: GenerationRequest, rhythm_token: str, genre_token: str) -> str:
+        prompt = build_prompt(request.prompt)
+        if self.encoders is not None:
+            return fill(prompt, rhythm_token, genre_token)
+        genre = GENRE_NAMES.get(request.genre, "") if request.genre else ""
+        return " ".join(fill(prompt, "a steady beat", genre).split())
+
+    def _sequences(self, rhythms) -> torch.Tensor:
+        length = self.encoders.config.seq_len
+        rows = [resample_onsets(torch.as_tensor(r.binary, dtype=torch.float32, device=self.device)[None], length)
+                for r in rhythms]
+        return torch.cat(rows)
+
+    def encode(self, requests: list[GenerationRequest], grad: bool = False):
+        """(vectors (B, 2, D), negative (B, 2, D) or None), or (None, None) without encoders."""
+        if self.encoders is None:
+            return None, None
+        genres = [r.genre for r in requests]
+        with torch.set_grad_enabled(grad or torch.is_grad_enabled()):
+            vectors = self.encoders(self._sequences([r.rhythm for r in requests]), genres)
+            negative = None
+            if all(r.negative_rhythm is not None for r in requests):
+                negative = self.encoders(self._sequences([r.negative_rhythm for r in requests]), genres)
+        return vectors, negative
+
+    def notes(self, request: GenerationRequest) -> list[str]:
+        notes = []
+        if self.encoders is None:
+            notes.append(f"text-only: no encoders loaded, {self.name} follows the prompt but not the motion")
+        if request.negative_rhythm is not None and self.encoders is not None:
+            notes.append("negative conditioning on the reversed motion")
+        return notes
+
+    def generate(self, request: GenerationRequest, progress: ProgressFn = no_progress) -> Generation:
+        return self.generate_batch([request], progress)[0]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "model_id": self.model_id, "encoders": getattr(self, "encoders_id", None)}

@@ -1,0 +1,219 @@
+"""`musicgen`: MusicGen through audiocraft, conditioned with pseudo-words written by the encoders.
+
+The description conditioner is replaced by :class:`PseudoWordT5Conditioner`: it tokenizes the
+prompt (T5 sentinels ``<extra_id_0>`` = ``*`` rhythm, ``<extra_id_1>`` = ``@`` genre), overwrites
+those rows of T5's input embeddings with the encoder outputs, runs the frozen T5 encoder and the
+frozen output projection. For classifier-free guidance audiocraft asks for B conditional rows
+followed by B null rows; with negative motion on, the null rows become the same prompt conditioned
+on the reversed motion's rhythm (PN-Diffusion's idea) instead of the empty condition.
+
+``--model tiny`` builds a small random MusicGen (debug EnCodec, 2-layer LM, 2-layer T5, word-level
+tokenizer) deterministically, offline; every other path is the same as for a real model.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as tp
+
+import numpy as np
+import torch
+
+from audiocraft.modules.conditioners import ConditioningProvider, ConditionFuser, TextConditioner
+
+from motionscore.shared.genres import GENRE_NAMES
+
+from ..ml.prompts import build_prompt, fill
+from ..ml.pseudo_words import InjectionPlan, inject
+from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
+from .ml_common import MLBackboneMixin, exact_length
+
+log = logging.getLogger("motionscore.musicgen")
+
+RHYTHM_TOKEN, GENRE_TOKEN = "<extra_id_0>", "<extra_id_1>"
+DEFAULT_GUIDANCE = 3.0
+
+
+class PseudoWordT5Conditioner(TextConditioner):
+    """T5 text conditioner whose pseudo-word rows come from the encoders (see module docstring)."""
+
+    def __init__(self, tokenizer, t5, output_dim: int, device: str = "cpu"):
+        super().__init__(t5.config.d_model, output_dim)
+        self.tokenizer = tokenizer
+        self.__dict__["t5"] = t5.to(device).eval()  # frozen, kept out of the state dict
+        for p in t5.parameters():
+            p.requires_grad_(False)
+        self.device = device
+        self.token_ids = tuple(tokenizer.convert_tokens_to_ids([RHYTHM_TOKEN, GENRE_TOKEN]))
+        self.plan: InjectionPlan | None = None
+
+    def tokenize(self, x: tp.List[tp.Optional[str]]) -> tp.Dict[str, torch.Tensor]:
+        entries = [xi if xi is not None else "" for xi in x]
+        # role: 0 plain text, +k conditional row using plan.vectors[k-1], -k negative row using plan.negative[k-1]
+        roles = [0] * len(entries)
+        plan = self.plan
+        if plan is not None:
+            b = len(plan.texts)
+            for i in range(min(b, len(entries))):
+                if entries[i]:
+                    roles[i] = i + 1
+            if plan.negative is not None and len(entries) == 2 * b and all(e == "" for e in entries[b:]):
+                for i in range(b):
+                    entries[b + i] = plan.texts[i]
+                    roles[b + i] = -(i + 1)
+        empty = [i for i, e in enumerate(entries) if e == ""]
+        inputs = self.tokenizer(entries, return_tensors="pt", padding=True).to(self.device)
+        inputs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        inputs["attention_mask"][empty, :] = 0
+        inputs["roles"] = torch.tensor(roles, device=self.device)
+        return inputs
+
+    def input_embeddings(self, inputs: tp.Dict[str, torch.Tensor]) -> torch.Tensor:
+        """T5 input embeddings (B, T, d_model) with pseudo-word rows written per the plan."""
+        ids, roles = inputs["input_ids"], inputs["roles"]
+        embeds = self.t5.get_input_embeddings()(ids)
+        plan = self.plan
+        if plan is None or plan.vectors is None:
+            return embeds
+        rows = torch.zeros(ids.shape[0], 2, embeds.shape[-1], device=embeds.device, dtype=plan.vectors.dtype)
+        use = torch.zeros(ids.shape[0], dtype=torch.bool, device=embeds.device)
+        for i, role in enumerate(roles.tolist()):
+            if role > 0:
+                rows[i], use[i] = plan.vectors[role - 1], True
+            elif role < 0 and plan.negative is not None:
+                rows[i], use[i] = plan.negative[-role - 1], True
+        injected = inject(embeds, ids, self.token_ids, rows)
+        return torch.where(use[:, None, None], injected, embeds)
+
+    def forward(self, inputs: tp.Dict[str, torch.Tensor]) -> tp.Tuple[torch.Tensor, torch.Tensor]:
+        mask = inputs["attention_mask"]
+        # Gradients must reach the encoders through the frozen T5 (audiocraft's own T5 conditioner
+        # disables them unless T5 itself is fine-tuned).
+        embeds = self.input_embeddings(inputs)
+        hidden = self.t5(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+        out = self.output_proj(hidden.to(self.output_proj.weight.dtype))
+        return out * mask.unsqueeze(-1), mask
+
+
+def build_tiny_musicgen(seed: int = 0, device: str = "cpu"):
+    """A small random MusicGen of the real architecture family, the same every time, offline."""
+    from audiocraft.models import MusicGen, builders
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
+    from transformers import T5Config, T5EncoderModel
+
+    from ..ml.tokenizers import word_level_tokenizer
+
+    torch.manual_seed(seed)
+    compression = builders.get_debug_compression_model(device, sample_rate=32000)
+    tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>")
+    t5 = T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                                 num_heads=4, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id))
+    dim = 32
+    conditioner = PseudoWordT5Conditioner(tokenizer, t5, output_dim=dim, device=device)
+    lm = LMModel(DelayedPatternProvider(n_q=4), ConditioningProvider({"description": conditioner}, device=device),
+                 ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
+                 n_q=4, card=400, dim=dim, num_heads=4, num_layers=2, custom=True, cross_attention=True,
+                 causal=True).to(device).eval()
+    return MusicGen("tiny", compression, lm, max_duration=30)
+
+
+def load_musicgen(model: str, device: str = "cpu"):
+    """Hub id or local directory -> MusicGen with the pseudo-word conditioner in place."""
+    from audiocraft.models import MusicGen
+
+    try:
+        mg = MusicGen.get_pretrained(model, device=device)
+    except Exception as exc:  # hub errors, missing files, bad directories
+        raise RuntimeError(
+            f"cannot load MusicGen {model!r} offline ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+            f"It needs the model weights (a hub id in the Hugging Face cache, or a folder with state_dict.bin "
+            f"and compression_state_dict.bin) plus the t5-base text encoder in the HF cache: run "
+            f"`huggingface-cli download {model}` and `huggingface-cli download t5-base` with internet, then "
+            f"set HF_HUB_OFFLINE=1.") from None
+    original = mg.lm.condition_provider.conditioners["description"]
+    conditioner = PseudoWordT5Conditioner(original.t5_tokenizer, original.t5, original.output_proj.out_features,
+                                          device=device)
+    conditioner.output_proj.load_state_dict(original.output_proj.state_dict())
+    mg.lm.condition_provider.conditioners["description"] = conditioner.to(device)
+    return mg
+
+
+class MusicGenBackbone(MLBackboneMixin, Backbone):
+    """MusicGen + encoders (see module docstring)."""
+
+    name = "musicgen"
+    native_sample_rate = 32000
+
+    def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
+                 encoders_format: str = "motionscore", **_ignored):
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._model_id = model
+        self.mg = build_tiny_musicgen(device=self.device) if model == "tiny" else load_musicgen(model, self.device)
+        for p in self.mg.lm.parameters():
+            p.requires_grad_(False)
+        for p in self.mg.compression_model.parameters():
+            p.requires_grad_(False)
+        self.native_sample_rate = self.mg.sample_rate
+        self.load_encoders(encoders, encoders_format)
+
+    @property
+    def conditioner(self) -> PseudoWordT5Conditioner:
+        return self.mg.lm.condition_provider.conditioners["description"]
+
+    @property
+    def text_dim(self) -> int:
+        return self.conditioner.t5.config.d_model
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def plan_for(self, requests: list[GenerationRequest]) -> InjectionPlan:
+        texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
+        vectors, negative = self.encode(requests)
+        return InjectionPlan(texts, vectors, negative)
+
+    def generate_batch(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
+        first = requests[0]
+        plan = self.plan_for(requests)
+        duration = max(r.duration for r in requests)
+        self.mg.set_generation_params(duration=duration, cfg_coef=first.guidance or DEFAULT_GUIDANCE,
+                                      top_k=250, use_sampling=True)
+        self.mg.set_custom_progress_callback(lambda done, total: progress(done / max(total, 1), "generating tokens"))
+        torch.manual_seed(first.seed)
+        self.conditioner.plan = plan
+        try:
+            with torch.no_grad():
+                wav = self.mg.generate(plan.texts)  # (B, 1, T) at the model's rate
+        finally:
+            self.conditioner.plan = None
+            self.mg.set_custom_progress_callback(None)
+        audio = wav[:, 0].float().cpu().numpy()
+        return [Generation(audio=exact_length(a, self.mg.sample_rate, r), sample_rate=r.sample_rate, genre=r.genre,
+                           notes=self.notes(r), info={"prompt_text": t, "model_rate": self.mg.sample_rate})
+                for a, r, t in zip(audio, requests, plan.texts)]
+
+    # -- training --------------------------------------------------------------------------
+    def training_loss(self, codes: torch.Tensor, requests: list[GenerationRequest]) -> torch.Tensor:
+        """Cross-entropy of the frozen LM on EnCodec tokens ``codes`` (B, K, T) given the encoders'
+        pseudo-words. Gradients flow only into the encoders."""
+        plan = self.plan_for(requests)
+        self.conditioner.plan = plan
+        try:
+            tokenized = self.mg.lm.condition_provider.tokenize(
+                [self._attributes(t) for t in plan.texts])
+            condition_tensors = self.mg.lm.condition_provider(tokenized)
+        finally:
+            self.conditioner.plan = None
+        out = self.mg.lm.compute_predictions(codes, conditions=[], condition_tensors=condition_tensors)
+        logits, mask = out.logits, out.mask
+        ce = torch.nn.functional.cross_entropy(logits[mask].float(), codes[mask], reduction="mean")
+        return ce
+
+    @staticmethod
+    def _attributes(text: str):
+        from audiocraft.modules.conditioners import ConditioningAttributes
+
+        return ConditioningAttributes(text={"description": text})

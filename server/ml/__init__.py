@@ -1,0 +1,1 @@
+"""The music model (needs torch): rhythm/genre encoders, pseudo-word prompts, checkpoints."""
