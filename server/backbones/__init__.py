@@ -10,6 +10,8 @@ from .base import Backbone, Cancelled, Generation, GenerationRequest, ProgressFn
 REGISTRY: dict[str, str] = {
     "synth": "motionscore.server.backbones.synth:SynthBackbone",
     "musicgen": "motionscore.server.backbones.musicgen:MusicGenBackbone",
+    "riffusion": "motionscore.server.backbones.riffusion:RiffusionBackbone",
+    "audioldm": "motionscore.server.backbones.audioldm:AudioLDMBackbone",
 }
 
 

@@ -1,0 +1,83 @@
+"""Shared by the latent-diffusion backbones: pseudo-word injection through an embedding hook,
+seeded generators, step progress, and loading pipelines offline with clear errors."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+from ..ml.pseudo_words import InjectionPlan, inject
+
+
+class EmbeddingInjector:
+    """Forward hook on a text encoder's token-embedding module: while a plan is active, the rows
+    whose ids are the pseudo-word ids are overwritten with ``vectors`` (one row per batch item)."""
+
+    def __init__(self, embedding: torch.nn.Module, token_ids: tuple[int, int]):
+        self.token_ids = token_ids
+        self.vectors: torch.Tensor | None = None
+        embedding.register_forward_hook(self._hook)
+
+    def _hook(self, module, args, output):
+        if self.vectors is None:
+            return output
+        ids = args[0]
+        return inject(output, ids, self.token_ids, self.vectors.to(output.dtype))
+
+    @contextmanager
+    def active(self, vectors: torch.Tensor | None):
+        self.vectors = vectors
+        try:
+            yield
+        finally:
+            self.vectors = None
+
+
+def load_pipeline(cls, model: str, device: str, dtype, hint: str):
+    """``cls.from_pretrained`` from a local folder or the HF cache only; one-line error otherwise."""
+    try:
+        pipe = cls.from_pretrained(model, torch_dtype=dtype, local_files_only=True, safety_checker=None) \
+            if "safety_checker" in cls.__init__.__code__.co_varnames else \
+            cls.from_pretrained(model, torch_dtype=dtype, local_files_only=True)
+    except Exception as exc:  # missing files, bad folders
+        raise RuntimeError(f"cannot load {model!r} offline ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}). "
+                           f"{hint}") from None
+    return pipe.to(device)
+
+
+def step_progress(progress, total_steps: int, label: str = "denoising"):
+    """A diffusers step callback that reports progress (and lets Cancelled propagate)."""
+    state = {"step": 0}
+
+    def callback(*args, **kwargs):
+        # New-style pipelines call (pipe, step, timestep, callback_kwargs) and want the dict back;
+        # old-style ones (AudioLDM) call (step, timestep, latents) and ignore the return value.
+        state["step"] += 1
+        progress(min(state["step"] / max(total_steps, 1), 1.0), f"{label} {state['step']}/{total_steps}")
+        return args[3] if len(args) >= 4 and isinstance(args[3], dict) else kwargs.get("callback_kwargs")
+
+    return callback
+
+
+def noise_prediction_loss(unet, scheduler, latents: torch.Tensor, generator: torch.Generator | None = None,
+                          **conditioning) -> torch.Tensor:
+    """The latent-diffusion training objective: MSE between added and predicted noise.
+
+    Args:
+        latents: (B, C, H, W) clean latents (cached once per clip in training).
+        conditioning: ``encoder_hidden_states`` and/or ``class_labels`` for the UNet.
+    """
+    noise = torch.randn(latents.shape, generator=generator, device="cpu").to(latents)
+    steps = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator)
+    steps = steps.to(latents.device)
+    noisy = scheduler.add_noise(latents, noise, steps)
+    prediction = unet(noisy, steps, **conditioning).sample
+    return torch.nn.functional.mse_loss(prediction.float(), noise.float())
+
+
+def dtype_for(device: str):
+    return torch.float16 if device.startswith("cuda") else torch.float32
+
+
+__all__ = ["EmbeddingInjector", "InjectionPlan", "load_pipeline", "step_progress", "dtype_for"]
