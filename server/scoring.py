@@ -1,4 +1,4 @@
-"""One scoring job from motion to music and metrics; shared by the server and the in-process CLI."""
+"""Scoring jobs from motion to music and metrics; shared by the server and the in-process CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from motionscore.shared.options import ScoreOptions
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
 
 from . import __version__
-from .backbones import Backbone, GenerationRequest, ProgressFn, no_progress
+from .backbones import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .metrics import score_take
 
 
@@ -26,6 +26,43 @@ class ScoreResult:
     metadata: dict = field(default_factory=dict)
 
 
+def prepare(motion: Motion, options: ScoreOptions, backbone: Backbone) -> GenerationRequest:
+    """Rhythm (and the reversed motion's, for negative conditioning) -> a generation request."""
+    mode = backbone.rhythm_mode or options.rhythm_mode  # the original release needs "compat"
+    rhythm = extract_rhythm(motion, mode=mode)
+    negative = extract_rhythm(motion.reversed(), mode=mode) if options.negative_motion else None
+    return GenerationRequest(
+        rhythm=rhythm, duration=motion.duration, sample_rate=options.sample_rate,
+        genre=options.genre or motion.genre, prompt=options.prompt, seed=options.seed, guidance=options.guidance,
+        negative_rhythm=negative,
+    )
+
+
+def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: GenerationRequest,
+           generation: Generation, started: float) -> ScoreResult:
+    """Check the audio, measure its beats against the motion, and gather the take's metadata."""
+    audio = generation.audio
+    if audio.shape != (request.num_samples,):
+        raise RuntimeError(f"backbone {backbone.name} returned {audio.shape} samples, expected {request.num_samples}")
+    rhythm = request.rhythm
+    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, audio, generation.sample_rate)
+    notes = list(generation.notes)
+    if rhythm.is_static:
+        notes.append("the motion does not move: no kinematic beats, alignment not defined")
+    if options.negative_motion and backbone.name == "synth":
+        notes.append("synth ignores negative motion conditioning")
+    metadata = {
+        "duration_s": motion.duration, "num_samples": int(audio.shape[0]), "sample_rate": generation.sample_rate,
+        "frames": motion.num_frames, "fps": motion.fps, "genre": generation.genre, "prompt": options.prompt,
+        "seed": options.seed, "backbone": backbone.name, "model_id": backbone.model_id, "rhythm_mode": rhythm.mode,
+        "negative_motion": options.negative_motion,
+        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.beat_times],
+        "metrics": metrics.as_dict(), "notes": notes, "backbone_info": generation.info,
+        "server_version": __version__, "compute_s": round(time.perf_counter() - started, 4),
+    }
+    return ScoreResult(audio=audio, sample_rate=generation.sample_rate, rhythm=rhythm, metadata=metadata)
+
+
 def score_motion(motion: Motion, options: ScoreOptions, backbone: Backbone,
                  progress: ProgressFn = no_progress) -> ScoreResult:
     """Rhythm -> backbone -> beat metrics. ``progress`` may raise Cancelled to stop the job.
@@ -34,45 +71,26 @@ def score_motion(motion: Motion, options: ScoreOptions, backbone: Backbone,
     """
     started = time.perf_counter()
     progress(0.0, "extracting rhythm")
-    mode = backbone.rhythm_mode or options.rhythm_mode  # the original release needs "compat"
-    rhythm = extract_rhythm(motion, mode=mode)
-    negative = extract_rhythm(motion.reversed(), mode=mode) if options.negative_motion else None
-    genre = options.genre or motion.genre
-    request = GenerationRequest(
-        rhythm=rhythm, duration=motion.duration, sample_rate=options.sample_rate, genre=genre,
-        prompt=options.prompt, seed=options.seed, guidance=options.guidance, negative_rhythm=negative,
-    )
+    request = prepare(motion, options, backbone)
     progress(0.05, "generating")
     generation = backbone.generate(request, lambda f, stage: progress(0.05 + 0.85 * f, stage))
-    audio = generation.audio
-    if audio.shape != (request.num_samples,):
-        raise RuntimeError(f"backbone {backbone.name} returned {audio.shape} samples, expected {request.num_samples}")
     progress(0.9, "measuring beat alignment")
-    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, audio, generation.sample_rate)
-    notes = list(generation.notes)
-    if rhythm.is_static:
-        notes.append("the motion does not move: no kinematic beats, alignment not defined")
-    if options.negative_motion and backbone.name == "synth":
-        notes.append("synth ignores negative motion conditioning")
-    metadata = {
-        "duration_s": motion.duration,
-        "num_samples": int(audio.shape[0]),
-        "sample_rate": generation.sample_rate,
-        "frames": motion.num_frames,
-        "fps": motion.fps,
-        "genre": generation.genre,
-        "prompt": options.prompt,
-        "seed": options.seed,
-        "backbone": backbone.name,
-        "model_id": backbone.model_id,
-        "rhythm_mode": mode,
-        "negative_motion": options.negative_motion,
-        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.beat_times],
-        "metrics": metrics.as_dict(),
-        "notes": notes,
-        "backbone_info": generation.info,
-        "server_version": __version__,
-        "compute_s": round(time.perf_counter() - started, 4),
-    }
+    result = finish(motion, options, backbone, request, generation, started)
     progress(1.0, "done")
-    return ScoreResult(audio=audio, sample_rate=generation.sample_rate, rhythm=rhythm, metadata=metadata)
+    return result
+
+
+def score_batch(items: list[tuple[Motion, ScoreOptions]], backbone: Backbone,
+                progress: ProgressFn = no_progress) -> list[ScoreResult]:
+    """Several jobs through one ``generate_batch`` call (ML backbones run them as one batch)."""
+    started = time.perf_counter()
+    progress(0.0, "extracting rhythm")
+    requests = [prepare(motion, options, backbone) for motion, options in items]
+    progress(0.05, f"generating a batch of {len(items)}")
+    generations = backbone.generate_batch(requests, lambda f, stage: progress(0.05 + 0.85 * f, stage))
+    progress(0.9, "measuring beat alignment")
+    results = [finish(m, o, backbone, r, g, started) for (m, o), r, g in zip(items, requests, generations)]
+    for result in results:
+        result.metadata["batch_size"] = len(items)
+    progress(1.0, "done")
+    return results

@@ -28,7 +28,7 @@ from motionscore.shared.options import ScoreOptions
 
 from . import __version__
 from .backbones import Backbone, Cancelled
-from .scoring import score_motion
+from .scoring import score_batch, score_motion
 
 log = logging.getLogger("motionscore.server")
 
@@ -240,23 +240,81 @@ class ScoreServer:
         push = self.ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.LINGER, 0)
         push.connect(self._outbox)
+        carry: Job | None = None
         try:
             while True:
-                job = self.jobs.get()
+                job, carry = (carry, None) if carry is not None else (self.jobs.get(), None)
                 if job is None:
                     return
+                batch = [job]
+                # Requests that are already waiting ride along in one batch (same guidance and rate).
+                while len(batch) < self.backbone.max_batch:
+                    try:
+                        extra = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if extra is None:
+                        self.jobs.put(None)
+                        break
+                    if (extra.options.guidance, extra.options.sample_rate) != \
+                            (job.options.guidance, job.options.sample_rate):
+                        carry = extra
+                        break
+                    batch.append(extra)
                 try:
-                    self._run(job, push)
+                    if len(batch) == 1:
+                        self._run(job, push)
+                    else:
+                        self._run_batch(batch, push)
                 finally:
                     with self._lock:
-                        self.pending.pop((job.identity, job.job_id), None)
+                        for done in batch:
+                            self.pending.pop((done.identity, done.job_id), None)
         finally:
             push.close(0)
 
-    def _run(self, job: Job, push) -> None:
+    @staticmethod
+    def _sender(job: Job, push):
         def send(message: dict) -> None:
             message["id"] = job.job_id
             push.send_multipart(job.envelope + [P.encode(message)])
+        return send
+
+    def _run_batch(self, jobs: list[Job], push) -> None:
+        """One generate_batch call for several jobs; each still gets its own progress and reply."""
+        senders = [self._sender(job, push) for job in jobs]
+        last = [0.0]
+
+        def progress(fraction: float, stage: str) -> None:
+            if all(job.cancel.is_set() for job in jobs):
+                raise Cancelled("every job of the batch was cancelled")
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
+                last[0] = now
+                for job, send in zip(jobs, senders):
+                    if not job.cancel.is_set():
+                        send({"type": P.PROGRESS, "fraction": round(float(fraction), 4), "stage": stage})
+
+        try:
+            results = score_batch([(job.motion, job.options) for job in jobs], self.backbone, progress)
+        except Cancelled as exc:
+            for job, send in zip(jobs, senders):
+                send(P.error_message(P.E_CANCELLED, job.reason if job.cancel.is_set() else str(exc)))
+            return
+        except Exception as exc:  # a failed batch must never take the server down
+            log.error("batch of %d failed:\n%s", len(jobs), traceback.format_exc())
+            for send in senders:
+                send(P.error_message(P.E_INTERNAL, f"{type(exc).__name__}: {exc}"))
+            return
+        for job, send, result in zip(jobs, senders, results):
+            if job.cancel.is_set():
+                send(P.error_message(P.E_CANCELLED, job.reason))
+            else:
+                send({"type": P.RESULT, "audio": P.encode_array(result.audio.astype(np.float32)),
+                      "sample_rate": result.sample_rate, "metadata": result.metadata})
+
+    def _run(self, job: Job, push) -> None:
+        send = self._sender(job, push)
 
         last = [0.0]
 

@@ -74,6 +74,8 @@ class Backbone(ABC):
     name: str = ""
     #: Rhythm extraction mode the loaded weights need ("compat" for the original release), or None.
     rhythm_mode: str | None = None
+    #: Most requests the server hands to one generate_batch call.
+    max_batch: int = 1
 
     @property
     @abstractmethod

@@ -31,6 +31,7 @@ class MLBackboneMixin:
 
     encoders = None
     rhythm_mode: str | None = None
+    max_batch = 8
 
     def load_encoders(self, path: str | None, encoders_format: str = "motionscore") -> None:
         if path is None:
