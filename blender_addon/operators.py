@@ -4,8 +4,6 @@ The main thread owns all Blender state; the network is polled from a main-thread
 (``bpy.app.timers``) and waited on directly under ``blender -b`` (where timers never run).
 """
 
-from __future__ import annotations
-
 import subprocess
 import sys
 import time

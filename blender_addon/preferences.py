@@ -1,7 +1,5 @@
 """Add-on preferences: where the server is, how long to wait, and auto-starting a local one."""
 
-from __future__ import annotations
-
 import os
 
 import bpy

@@ -1,7 +1,5 @@
 """Per-scene settings and state of the add-on (``scene.motionscore``)."""
 
-from __future__ import annotations
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import bpy
 import numpy as np
 
 from .mapping import BoneMapping, build_mapping

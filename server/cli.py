@@ -60,7 +60,6 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_encoders_init(args: argparse.Namespace) -> int:
     """A randomly initialised encoder checkpoint matching a backbone (a starting point, and for tests)."""
-    from .audio_io import OutputExistsError  # noqa: F401 - same overwrite policy as audio
     from .ml.checkpoint import save_checkpoint
     from .ml.encoders import EncoderConfig, Encoders
 
@@ -272,7 +271,7 @@ def cmd_eval_one(args: argparse.Namespace) -> int:
     from .evaluate import EvaluationError, evaluate_clip, read_audio
 
     motion = _load(args.motion)
-    fad, clap = None, None
+    clap = None
     if args.clap != "none" and args.reference:
         _, clap = _embedders(argparse.Namespace(fad_embedder="none", embedder_weights=None, clap=args.clap,
                                                 clap_model=args.clap_model))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 
 from . import limits
 from .genres import UnknownGenreError, parse_genre
+from .prompts import PromptError, build_prompt
 
 DEFAULT_SAMPLE_RATE = 48_000  # Blender's default audio mix rate
 RHYTHM_MODES = ("default", "compat")
@@ -47,6 +48,10 @@ class ScoreOptions:
             raise OptionsError(str(exc)) from None
         if not isinstance(self.prompt, str) or len(self.prompt) > limits.MAX_PROMPT_CHARS:
             raise OptionsError(f"prompt must be text of at most {limits.MAX_PROMPT_CHARS} characters")
+        try:
+            build_prompt(self.prompt)  # a prompt with placeholders is a template: check it now
+        except PromptError as exc:
+            raise OptionsError(str(exc)) from None
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
             raise OptionsError(f"seed must be an integer in [0, 2^32), got {self.seed!r}")
         if self.backbone is not None and (not isinstance(self.backbone, str) or not self.backbone):

@@ -277,8 +277,6 @@ def case_projection(args):
 
 
 def case_channels(args):
-    import bpy
-
     scene, _ = build_rig_scene(camera=False)
     editor = scene.sequence_editor_create()
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences

@@ -107,3 +107,33 @@ def test_serve_refuses_non_loopback_and_busy_port(capsys, server_process):
 def test_console_script_help():
     proc = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "score" in proc.stdout and "serve" in proc.stdout
+
+
+@pytest.mark.parametrize("backbone", ["musicgen", "riffusion", "audioldm"])
+def test_score_with_each_ml_backbone_offline(backbone, tmp_path, capsys):
+    pytest.importorskip("torch")
+    motion = synthetic_dance(beat_times(1.5, 120), 1.5, fps=30, genre="KR")
+    save_motion(motion, tmp_path / "m.npz")
+    checkpoint = tmp_path / "enc.safetensors"
+    assert main(["encoders", "init", "--backbone", backbone, "-o", str(checkpoint)]) == 0
+    capsys.readouterr()
+    for extra, text_only in (([], True), (["--encoders", str(checkpoint)], False)):
+        out = tmp_path / f"{backbone}{len(extra)}.wav"
+        code = main(["score", str(tmp_path / "m.npz"), "-o", str(out), "--backbone", backbone, "--model", "tiny",
+                     "--sample-rate", "22050", "--json", "-q", *extra])
+        meta = json.loads(capsys.readouterr().out)
+        assert code == 0 and sf.info(out).frames == round(1.5 * 22050)
+        assert meta["backbone"] == backbone and meta["model_id"] == "tiny"
+        assert any("text-only" in n for n in meta["notes"]) == text_only
+
+
+def test_bad_template_and_mismatched_encoders(tmp_path, capsys):
+    pytest.importorskip("torch")
+    code, _, err = run(["score", EXAMPLE, "-o", tmp_path / "x.wav", "--prompt", "jazz in {genre} style"], capsys)
+    assert code == 2 and "{rhythm}" in err
+    checkpoint = tmp_path / "riff.safetensors"
+    assert main(["encoders", "init", "--backbone", "riffusion", "-o", str(checkpoint)]) == 0
+    capsys.readouterr()
+    code, _, err = run(["score", EXAMPLE, "-o", tmp_path / "y.wav", "--backbone", "musicgen", "--model", "tiny",
+                        "--encoders", checkpoint], capsys)
+    assert code == 2 and "riffusion" in err and not (tmp_path / "y.wav").exists()

@@ -7,7 +7,7 @@ import soundfile as sf
 from motionscore.server.backbones import GenerationRequest, load_backbone
 from motionscore.server.cli import main
 from motionscore.server.embeddings import EmbedderError, frechet_distance, load_embedder
-from motionscore.server.evaluate import evaluate_clip, evaluate_folders, write_report
+from motionscore.server.evaluate import evaluate_clip, evaluate_folders
 from motionscore.server.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.motion import save_motion
 from motionscore.shared.rhythm import extract_rhythm

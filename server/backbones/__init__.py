@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 
 from .base import Backbone, Cancelled, Generation, GenerationRequest, ProgressFn, no_progress
@@ -30,6 +31,9 @@ def load_backbone(name: str, **options) -> Backbone:
     except KeyError:
         raise UnknownBackboneError(
             f"unknown backbone {name!r}; available: {', '.join(available_backbones())}") from None
+    # audiocraft imports xformers at module top; its prebuilt kernels never match a current torch and
+    # it warns about it on every start, but audiocraft's default 'torch' attention does not use them.
+    logging.getLogger("xformers").setLevel(logging.ERROR)
     module_name, class_name = target.split(":")
     return getattr(import_module(module_name), class_name)(**options)
 

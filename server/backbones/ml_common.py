@@ -9,7 +9,7 @@ from motionscore.shared.genres import GENRE_NAMES
 
 from ..ml.checkpoint import load_checkpoint, load_released
 from ..ml.encoders import resample_onsets
-from ..ml.prompts import build_prompt, fill
+from motionscore.shared.prompts import build_prompt, fill
 from .base import Generation, GenerationRequest, ProgressFn, no_progress
 
 

@@ -13,22 +13,15 @@ tokenizer) deterministically, offline; every other path is the same as for a rea
 
 from __future__ import annotations
 
-import logging
 import typing as tp
 
-import numpy as np
 import torch
 
 from audiocraft.modules.conditioners import ConditioningProvider, ConditionFuser, TextConditioner
 
-from motionscore.shared.genres import GENRE_NAMES
-
-from ..ml.prompts import build_prompt, fill
 from ..ml.pseudo_words import InjectionPlan, inject
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .ml_common import MLBackboneMixin, exact_length
-
-log = logging.getLogger("motionscore.musicgen")
 
 RHYTHM_TOKEN, GENRE_TOKEN = "<extra_id_0>", "<extra_id_1>"
 DEFAULT_GUIDANCE = 3.0

@@ -1,4 +1,5 @@
-"""Prompts with pseudo-words: ``a @ music with * as the rhythm`` and user text around it.
+"""Prompts with pseudo-words: ``a @ music with * as the rhythm`` and user text around it (pure Python,
+so the add-on and the CLI can check a template before anything is sent).
 
 The user writes ``{genre}`` and ``{rhythm}`` where the pseudo-words go; each backbone replaces them
 with two single tokens of its own tokenizer (e.g. T5 sentinels) whose embedding rows the encoders

@@ -1,0 +1,44 @@
+"""Seconds per 5.12 s clip for each backbone (default: tiny models on this machine's CPU).
+
+Run:  .venv/bin/python benchmarks/bench_backbones.py [--model tiny] [--device cpu] [--backbones musicgen riffusion audioldm]
+With real weights in the HF cache: --model facebook/musicgen-small (musicgen), etc. Published
+figures for comparison (A40/3090-class GPUs): MusicGen-based 11.48 s/clip, Riffusion-based
+8.49 s/clip, AudioLDM-based 14.82 s/clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from motionscore.server.backbones import GenerationRequest, load_backbone
+from motionscore.server.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.rhythm import extract_rhythm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backbones", nargs="+", default=["synth", "musicgen", "riffusion", "audioldm"])
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    motion = synthetic_dance(beat_times(5.12, 120), 5.12, fps=60, seed=0)
+    rhythm = extract_rhythm(motion)
+    request = GenerationRequest(rhythm=rhythm, duration=5.12, sample_rate=48000, genre="HO", seed=0)
+    for name in args.backbones:
+        options = {} if name == "synth" else {"model": args.model, "device": args.device}
+        start = time.perf_counter()
+        backbone = load_backbone(name, **{k: v for k, v in options.items() if v is not None})
+        loaded = time.perf_counter() - start
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            backbone.generate(request)
+            times.append(time.perf_counter() - start)
+        print(f"{name:10s} model {getattr(backbone, 'model_id', '-'):24s} load {loaded:6.1f} s   "
+              f"{min(times):7.2f} s per 5.12 s clip")
+
+
+if __name__ == "__main__":
+    main()
