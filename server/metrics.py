@@ -35,9 +35,9 @@ def track_music_beats(audio: np.ndarray, sample_rate: int) -> tuple[float | None
     if audio.size == 0 or not np.any(audio):
         return None, np.zeros(0)
     y = librosa.resample(audio, orig_sr=sample_rate, target_sr=TRACKING_SR) if sample_rate != TRACKING_SR else audio
-    tempo, beats = librosa.beat.beat_track(y=y, sr=TRACKING_SR, units="time")
-    tempo = float(np.atleast_1d(tempo)[0])
-    return (tempo if tempo > 0 else None), np.asarray(beats, dtype=np.float64)
+    beats = _track_onsets(librosa.onset.onset_strength(y=y, sr=TRACKING_SR))
+    tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else 0.0
+    return (tempo if tempo > 0 else None), beats
 
 
 def match_events(estimated: np.ndarray, reference: np.ndarray,
@@ -59,6 +59,41 @@ def match_events(estimated: np.ndarray, reference: np.ndarray,
             pairs.append((float(e), float(ref[j])))
             j += 1
     return pairs
+
+
+#: Long pieces are tracked in windows of this length (s), each with its own global tempo, so the
+#: beat survives tempo changes; pieces up to LONG_PIECE_S are tracked whole.
+TRACKING_WINDOW_S = 30.0
+LONG_PIECE_S = 40.0
+
+
+def _track_onsets(onsets: np.ndarray) -> np.ndarray:
+    """Beat times (s) of an onset envelope at librosa's default hop.
+
+    librosa's tracker assumes one tempo per piece and loses the beat after a tempo change
+    (measured: F1 0.60 on the middle minute of a synth take going 95 -> 125 -> 105 BPM); a
+    time-varying tempo curve instead hurts steady real music (F@70ms 0.96 -> 0.76 on the annotated
+    waltz excerpt) because it jumps between metrical levels. Half-overlapping 30 s windows, each
+    keeping the beats of its middle, follow tempo changes and leave short pieces untouched.
+    """
+    import librosa
+
+    frames_per_s = TRACKING_SR / 512
+    total = onsets.size / frames_per_s
+    if total <= LONG_PIECE_S:
+        _, beats = librosa.beat.beat_track(onset_envelope=onsets, sr=TRACKING_SR, units="time")
+        return np.asarray(beats, dtype=np.float64)
+    hop = TRACKING_WINDOW_S / 2
+    starts = np.arange(0.0, max(total - TRACKING_WINDOW_S, 0.0) + hop, hop)
+    kept = []
+    for i, start in enumerate(starts):
+        lo, hi = int(start * frames_per_s), int(min(start + TRACKING_WINDOW_S, total) * frames_per_s)
+        _, beats = librosa.beat.beat_track(onset_envelope=onsets[lo:hi], sr=TRACKING_SR, units="time")
+        beats = np.asarray(beats, dtype=np.float64) + start
+        keep_from = 0.0 if i == 0 else start + hop / 2
+        keep_to = total if i == len(starts) - 1 else start + hop * 1.5
+        kept.append(beats[(beats >= keep_from) & (beats < keep_to)])
+    return np.concatenate(kept) if kept else np.zeros(0)
 
 
 def count_matches(estimated: np.ndarray, reference: np.ndarray, tolerance: float = DEFAULT_TOLERANCE) -> int:
