@@ -81,6 +81,21 @@ class Rhythm:
         """Time in seconds of each envelope sample, (N,)."""
         return (np.arange(self.envelope.shape[0]) + 1.0) / self.fps
 
+    def window(self, start: float, end: float) -> "Rhythm":
+        """The part of this rhythm in [start, end) seconds, with times relative to ``start``.
+
+        Used to condition long shots window by window. The sub-sequence keeps the 60 Hz sampling;
+        the window's tempo is that of its own kinematic beats.
+        """
+        times = self.sample_times()
+        keep = (times >= start) & (times < end)
+        beats = self.beat_times[(self.beat_times >= start) & (self.beat_times < end)] - start
+        onsets = self.onset_times[(self.onset_times >= start) & (self.onset_times < end)] - start
+        tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else self.tempo_bpm
+        return Rhythm(envelope=self.envelope[keep], binary=self.binary[keep], onset_times=onsets,
+                      beat_times=beats, tempo_bpm=tempo, duration=max(0.0, min(end, self.duration) - start),
+                      fps=self.fps, mode=self.mode)
+
 
 def resample(keypoints: np.ndarray, weights: np.ndarray, fps: float, target_fps: float = RHYTHM_FPS):
     """Linear resampling in time.

@@ -56,6 +56,7 @@ def build_tiny_audioldm(seed: int = 0, device: str = "cpu"):
 
 class AudioLDMBackbone(MLBackboneMixin, Backbone):
     name = "audioldm"
+    window_s = 10.24  # AudioLDM's training clips are 10.24 s
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
                  encoders_format: str = "motionscore", steps: int | None = None, **_ignored):
@@ -99,7 +100,7 @@ class AudioLDMBackbone(MLBackboneMixin, Backbone):
                                          attention_mask=tok["attention_mask"].to(self.device))
         return F.normalize(out.text_embeds, dim=-1)
 
-    def generate_batch(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
+    def _generate_windows(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
         texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
         vectors, negative = self.encode(requests)
         prompt = self.text_embeddings(texts, vectors)

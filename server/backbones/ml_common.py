@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -11,6 +13,7 @@ from ..ml.checkpoint import load_checkpoint, load_released
 from ..ml.encoders import resample_onsets
 from motionscore.shared.prompts import build_prompt, fill
 from .base import Generation, GenerationRequest, ProgressFn, no_progress
+from .windows import join_windows, plan_windows
 
 
 def exact_length(audio: np.ndarray, source_rate: int, request: GenerationRequest) -> np.ndarray:
@@ -32,6 +35,9 @@ class MLBackboneMixin:
     encoders = None
     rhythm_mode: str | None = None
     max_batch = 8
+    #: Longest piece made in one go (s) and the overlap between windows of longer ones.
+    window_s: float = 5.12
+    window_overlap_s: float = 1.0
 
     def load_encoders(self, path: str | None, encoders_format: str = "motionscore") -> None:
         if path is None:
@@ -82,6 +88,40 @@ class MLBackboneMixin:
 
     def generate(self, request: GenerationRequest, progress: ProgressFn = no_progress) -> Generation:
         return self.generate_batch([request], progress)[0]
+
+    def generate_batch(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
+        """Requests that fit one window run as one batch; longer ones window by window."""
+        if all(r.duration <= self.window_s for r in requests):
+            return self._generate_windows(requests, progress)
+        out = []
+        for i, request in enumerate(requests):
+            out.append(self._generate_long(request, lambda f, s, i=i: progress((i + f) / len(requests), s)))
+        return out
+
+    def window_request(self, request: GenerationRequest, start: float, end: float, index: int) -> GenerationRequest:
+        """The request for [start, end): that window's rhythm (and the reversed motion's rhythm over
+        the same frames), its own length and seed."""
+        negative = None
+        if request.negative_rhythm is not None:
+            negative = request.negative_rhythm.window(request.duration - end, request.duration - start)
+        return replace(request, rhythm=request.rhythm.window(start, end), negative_rhythm=negative,
+                       duration=end - start, seed=(request.seed + index) % 2 ** 32)
+
+    def _generate_long(self, request: GenerationRequest, progress: ProgressFn) -> Generation:
+        """Overlapping windows, each conditioned on its own part of the motion, joined on beats."""
+        spans = plan_windows(request.duration, self.window_s, self.window_overlap_s)
+        pieces, info = [], {}
+        for k, (start, end) in enumerate(spans):
+            label = f"window {k + 1}/{len(spans)}"
+            progress(k / len(spans), label)
+            piece = self._generate_windows([self.window_request(request, start, end, k)],
+                                           lambda f, s, k=k, label=label: progress((k + f) / len(spans), f"{label}: {s}"))[0]
+            pieces.append(piece.audio)
+            info = piece.info
+        audio = join_windows(pieces, spans, request.num_samples, request.sample_rate, request.rhythm.beat_times)
+        return Generation(audio=audio, sample_rate=request.sample_rate, genre=request.genre,
+                          notes=self.notes(request) + [f"{len(spans)} windows of {self.window_s:g} s joined on beats"],
+                          info={**info, "windows": len(spans)})
 
     def describe(self) -> dict:
         return {"name": self.name, "model_id": self.model_id, "encoders": getattr(self, "encoders_id", None)}

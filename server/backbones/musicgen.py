@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import typing as tp
 
+import numpy as np
 import torch
 
 from audiocraft.modules.conditioners import ConditioningProvider, ConditionFuser, TextConditioner
@@ -134,10 +135,17 @@ def load_musicgen(model: str, device: str = "cpu"):
 
 
 class MusicGenBackbone(MLBackboneMixin, Backbone):
-    """MusicGen + encoders (see module docstring)."""
+    """MusicGen + encoders (see module docstring).
+
+    Pieces longer than ``window_s`` continue window by window at the token level: each new window
+    is prompted with the last ``context_s`` seconds of tokens and conditioned on its own part of
+    the motion; all tokens are decoded once at the end, so there is no seam to hide.
+    """
 
     name = "musicgen"
     native_sample_rate = 32000
+    window_s = 15.0
+    context_s = 5.0
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
                  encoders_format: str = "motionscore", **_ignored):
@@ -168,7 +176,7 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         vectors, negative = self.encode(requests)
         return InjectionPlan(texts, vectors, negative)
 
-    def generate_batch(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
+    def _generate_windows(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
         first = requests[0]
         plan = self.plan_for(requests)
         duration = max(r.duration for r in requests)
@@ -179,7 +187,8 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         self.conditioner.plan = plan
         try:
             with torch.no_grad():
-                wav = self.mg.generate(plan.texts)  # (B, 1, T) at the model's rate
+                # progress=True makes audiocraft call our callback (it would print without one).
+                wav = self.mg.generate(plan.texts, progress=True)  # (B, 1, T) at the model's rate
         finally:
             self.conditioner.plan = None
             self.mg.set_custom_progress_callback(None)
@@ -187,6 +196,45 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         return [Generation(audio=exact_length(a, self.mg.sample_rate, r), sample_rate=r.sample_rate, genre=r.genre,
                            notes=self.notes(r), info={"prompt_text": t, "model_rate": self.mg.sample_rate})
                 for a, r, t in zip(audio, requests, plan.texts)]
+
+    def _generate_long(self, request: GenerationRequest, progress: ProgressFn) -> Generation:
+        rate = self.mg.frame_rate
+        total = int(np.ceil(request.duration * rate))
+        context = int(self.context_s * rate)
+        stride = self.window_s - self.context_s
+        windows = 1 + int(np.ceil(max(request.duration - self.window_s, 0.0) / stride))
+        tokens = None
+        torch.manual_seed(request.seed)
+        for k in range(windows):
+            done = 0 if tokens is None else tokens.shape[-1]
+            if done >= total:
+                break
+            prompt = None if tokens is None else tokens[..., -context:]
+            start = (done - (0 if prompt is None else prompt.shape[-1])) / rate
+            length = min(self.window_s, request.duration - start)
+            label = f"window {k + 1}/{windows}"
+            window = self.window_request(request, start, start + length, 0)
+            plan = self.plan_for([window])
+            self.mg.set_generation_params(duration=length, cfg_coef=request.guidance or DEFAULT_GUIDANCE,
+                                          top_k=250, use_sampling=True)
+            self.mg.set_custom_progress_callback(
+                lambda n, of, k=k, label=label: progress((k + n / max(of, 1)) / windows, f"{label}: generating tokens"))
+            self.conditioner.plan = plan
+            try:
+                with torch.no_grad():
+                    attributes, _ = self.mg._prepare_tokens_and_attributes(plan.texts, None)
+                    new = self.mg._generate_tokens(attributes, prompt, progress=True)
+            finally:
+                self.conditioner.plan = None
+                self.mg.set_custom_progress_callback(None)
+            tokens = new if tokens is None else torch.cat([tokens, new[..., prompt.shape[-1]:]], dim=-1)
+        progress(1.0, "decoding")
+        with torch.no_grad():
+            wav = self.mg.generate_audio(tokens[..., :total])
+        audio = exact_length(wav[0, 0].float().cpu().numpy(), self.mg.sample_rate, request)
+        return Generation(audio=audio, sample_rate=request.sample_rate, genre=request.genre,
+                          notes=self.notes(request) + [f"{windows} windows continued at the token level"],
+                          info={"windows": windows, "model_rate": self.mg.sample_rate})
 
     # -- training --------------------------------------------------------------------------
     def training_loss(self, codes: torch.Tensor, requests: list[GenerationRequest]) -> torch.Tensor:

@@ -23,6 +23,8 @@ RHYTHM_TOKEN, GENRE_TOKEN = "*", "@"
 DEFAULT_GUIDANCE = 7.5
 DEFAULT_STEPS = 50
 TINY_STEPS = 4
+#: Tiny models only exercise the code: 4 Griffin-Lim iterations instead of the published 32.
+TINY_GRIFFIN_LIM_ITERS = 4
 
 
 def build_tiny_riffusion(seed: int = 0, device: str = "cpu"):
@@ -65,11 +67,13 @@ class RiffusionBackbone(MLBackboneMixin, Backbone):
         if model == "tiny":
             self.pipe = build_tiny_riffusion(device=self.device)
             self.steps = steps or TINY_STEPS
+            self.griffin_lim_iters = TINY_GRIFFIN_LIM_ITERS
         else:
             self.pipe = load_pipeline(StableDiffusionPipeline, model, self.device, dtype_for(self.device),
                                       f"Run `huggingface-cli download {model}` with internet (riffusion/riffusion-model-v1 "
                                       f"is the published model), or pass a local pipeline folder.")
             self.steps = steps or DEFAULT_STEPS
+            self.griffin_lim_iters = riffusion_audio.GRIFFIN_LIM_ITERS
         self.pipe.set_progress_bar_config(disable=True)
         for module in (self.pipe.unet, self.pipe.vae, self.pipe.text_encoder):
             module.requires_grad_(False)
@@ -97,7 +101,7 @@ class RiffusionBackbone(MLBackboneMixin, Backbone):
         with torch.set_grad_enabled(grad), self.injector.active(vectors):
             return self.pipe.text_encoder(tok["input_ids"].to(self.device))[0]
 
-    def generate_batch(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
+    def _generate_windows(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
         texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
         vectors, negative = self.encode(requests)
         prompt = self.text_embeddings(texts, vectors)
@@ -118,7 +122,8 @@ class RiffusionBackbone(MLBackboneMixin, Backbone):
         for i, (image, r) in enumerate(zip(images, requests)):
             progress(0.8 + 0.2 * i / len(requests), "spectrogram to audio")
             gray = image.mean(axis=-1)  # (512, W) in [0, 1]
-            audio = riffusion_audio.image_to_audio(gray, seconds=r.duration, device="cuda" if self.device.startswith("cuda") else "cpu")
+            audio = riffusion_audio.image_to_audio(gray, seconds=r.duration, iterations=self.griffin_lim_iters,
+                                                   device="cuda" if self.device.startswith("cuda") else "cpu")
             out.append(Generation(audio=exact_length(audio, riffusion_audio.SAMPLE_RATE, r), sample_rate=r.sample_rate,
                                   genre=r.genre, notes=self.notes(r),
                                   info={"prompt_text": texts[i], "steps": self.steps, "image_width": width}))

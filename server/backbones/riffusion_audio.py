@@ -48,7 +48,8 @@ def audio_to_image(audio: np.ndarray) -> np.ndarray:
     return (255 - 255 * data)[::-1].round().astype(np.uint8)
 
 
-def image_to_audio(image: np.ndarray, seconds: float | None = None, device: str = "cpu") -> np.ndarray:
+def image_to_audio(image: np.ndarray, seconds: float | None = None, device: str = "cpu",
+                   iterations: int = GRIFFIN_LIM_ITERS) -> np.ndarray:
     """Grayscale image (512, W) in [0, 255] (or [0, 1] floats) -> audio (n,) at 44.1 kHz, float32.
 
     Runs in torch (torchaudio's Griffin-Lim, seeded) so a GPU does the 32 large FFT round trips."""
@@ -62,7 +63,7 @@ def image_to_audio(image: np.ndarray, seconds: float | None = None, device: str 
     mel = torch.from_numpy(np.power(np.clip(data, 0, 1), 1.0 / POWER_FOR_IMAGE) * MAX_VALUE).to(device)
     magnitude = torch.sqrt(torch.clamp(_mel_inverse(device) @ mel, min=0))
     torch.manual_seed(0)  # Griffin-Lim starts from random phases: keep it repeatable
-    griffin_lim = torchaudio.transforms.GriffinLim(n_fft=N_FFT, n_iter=GRIFFIN_LIM_ITERS, win_length=WINDOW,
+    griffin_lim = torchaudio.transforms.GriffinLim(n_fft=N_FFT, n_iter=iterations, win_length=WINDOW,
                                                    hop_length=HOP, power=1.0).to(device)
     audio = griffin_lim(magnitude).cpu().numpy()  # (W - 1) * HOP samples
     if seconds:
