@@ -41,7 +41,8 @@ started_server: subprocess.Popen | None = None
 
 def _options(settings, seed: int) -> ScoreOptions:
     return ScoreOptions(genre=None if settings.genre == "AUTO" else settings.genre, prompt=settings.prompt,
-                        seed=seed, backbone=settings.backbone or None)
+                        seed=seed, backbone=settings.backbone or None,
+                        beat_lock={"AUTO": None, "ON": True, "OFF": False}[settings.beat_lock])
 
 
 def _maybe_start_server(context, address: str) -> str | None:

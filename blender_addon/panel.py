@@ -21,6 +21,7 @@ class _MotionScorePanel:
         row.prop(settings, "seed")
         row.prop(settings, "variations")
         col.prop(settings, "backbone")
+        col.prop(settings, "beat_lock")
         col.prop(settings, "bone_preset")
         if settings.bone_preset != "DEFORM":
             col.prop(settings, "bone_mapping")

@@ -21,6 +21,10 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
                              description="Backbone the server must run (empty: whatever it runs)")
     variations: IntProperty(name="Variations", min=1, max=8, default=1,
                             description="Takes to make, with seeds seed, seed+1, ...")
+    beat_lock: EnumProperty(name="Beat lock", default="AUTO", items=[
+        ("AUTO", "Automatic", "On for the ML backbones, off for synth (already on the beat)"),
+        ("ON", "On", "Time-warp the music onto the motion's beats (at most 8 % locally)"),
+        ("OFF", "Off", "Keep the music as generated")])
     bone_preset: EnumProperty(name="Bones", items=PRESET_ITEMS, default="AUTO")
     bone_mapping: StringProperty(name="Bone mapping", default="",
                                  description='JSON overrides, e.g. {"left_wrist": "hand.L"}')

@@ -114,7 +114,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     try:
         options = ScoreOptions(genre=args.genre, prompt=args.prompt or "", seed=args.seed,
                                backbone=args.backbone,
-                               sample_rate=args.sample_rate, rhythm_mode=args.rhythm_mode)
+                               sample_rate=args.sample_rate, rhythm_mode=args.rhythm_mode,
+                               beat_lock=args.beat_lock, negative_motion=args.negative_motion)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
     show = _progress_printer(not args.quiet and sys.stderr.isatty())
@@ -350,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rhythm-mode", choices=RHYTHM_MODES, default="default",
                        help="'compat' reproduces the original code's rhythm extraction")
     score.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    score.add_argument("--beat-lock", action=argparse.BooleanOptionalAction, default=None,
+                       help="time-warp the music onto the motion's beats (default: on for ML backbones, off for "
+                            "synth, which is on the beat by construction)")
+    score.add_argument("--negative-motion", action="store_true",
+                       help="ML backbones: guide away from the reversed motion instead of the empty prompt")
     score.add_argument("--json", action="store_true", help="print the take's metadata as JSON")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("--plot", default=None, metavar="PNG", help="also draw the take's beat timeline")

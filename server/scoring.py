@@ -45,8 +45,19 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
     if audio.shape != (request.num_samples,):
         raise RuntimeError(f"backbone {backbone.name} returned {audio.shape} samples, expected {request.num_samples}")
     rhythm = request.rhythm
-    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, audio, generation.sample_rate)
     notes = list(generation.notes)
+    lock = options.beat_lock if options.beat_lock is not None else backbone.name != "synth"
+    if lock and rhythm.beat_times.size >= 2:
+        from .beatlock import beat_lock
+
+        locked = beat_lock(audio, generation.sample_rate, rhythm.beat_times)
+        if locked.anchors:
+            audio = locked.audio
+            notes.append(f"beat lock: warped through {locked.anchors} beats (max stretch "
+                         f"{locked.max_stretch * 100:.1f} %), beat F1 {locked.f1_before:.2f} -> {locked.f1_after:.2f}")
+        else:
+            notes.append("beat lock: kept the take as generated (warping did not bring its beats closer)")
+    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, audio, generation.sample_rate)
     if rhythm.is_static:
         notes.append("the motion does not move: no kinematic beats, alignment not defined")
     if options.negative_motion and backbone.name == "synth":
@@ -55,7 +66,7 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
         "duration_s": motion.duration, "num_samples": int(audio.shape[0]), "sample_rate": generation.sample_rate,
         "frames": motion.num_frames, "fps": motion.fps, "genre": generation.genre, "prompt": options.prompt,
         "seed": options.seed, "backbone": backbone.name, "model_id": backbone.model_id, "rhythm_mode": rhythm.mode,
-        "negative_motion": options.negative_motion,
+        "negative_motion": options.negative_motion, "beat_lock": bool(lock),
         "kinematic_beats_s": [round(float(t), 4) for t in rhythm.beat_times],
         "metrics": metrics.as_dict(), "notes": notes, "backbone_info": generation.info,
         "server_version": __version__, "compute_s": round(time.perf_counter() - started, 4),

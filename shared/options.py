@@ -30,6 +30,8 @@ class ScoreOptions:
         sample_rate: output sample rate in Hz.
         negative_motion: condition the unconditional branch on the reversed motion (ML backbones).
         rhythm_mode: "default", or "compat" to reproduce the original code's rhythm extraction.
+        beat_lock: time-warp the music onto the kinematic beats (at most +-8 % locally); None =
+            automatic: on for the ML backbones, off for synth (already on the beat by construction).
     """
 
     genre: str | None = None
@@ -40,6 +42,7 @@ class ScoreOptions:
     sample_rate: int = DEFAULT_SAMPLE_RATE
     negative_motion: bool = False
     rhythm_mode: str = "default"
+    beat_lock: bool | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -67,6 +70,8 @@ class ScoreOptions:
                                f"{limits.MAX_SAMPLE_RATE}] Hz, got {self.sample_rate!r}")
         if not isinstance(self.negative_motion, bool):
             raise OptionsError("negative_motion must be true or false")
+        if self.beat_lock is not None and not isinstance(self.beat_lock, bool):
+            raise OptionsError("beat_lock must be true, false or nil (automatic)")
         if self.rhythm_mode not in RHYTHM_MODES:
             raise OptionsError(f"rhythm_mode must be one of {', '.join(RHYTHM_MODES)}, got {self.rhythm_mode!r}")
 

@@ -1,0 +1,98 @@
+"""Shots of any length (window by window for the ML backbones) and beat lock."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from motionscore.server.backbones import Cancelled, load_backbone
+from motionscore.server.beatlock import MAX_STRETCH, beat_lock, time_map
+from motionscore.server.metrics import beat_scores, track_music_beats
+from motionscore.server.scoring import score_motion
+from motionscore.server.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.options import ScoreOptions
+from tests.test_metrics import click_track
+
+THREE_MINUTES = [(0, 96), (60, 128), (120, 108)]
+
+
+@pytest.fixture(scope="module")
+def long_dance():
+    accents = beat_times(180.0, THREE_MINUTES)
+    return accents, synthetic_dance(accents, 180.0, fps=30, genre="PO", seed=4)
+
+
+def test_synth_follows_three_minutes_with_two_tempo_changes(long_dance):
+    accents, motion = long_dance
+    stages = []
+    result = score_motion(motion, ScoreOptions(sample_rate=22050), load_backbone("synth"),
+                          lambda f, s: stages.append(f))
+    assert result.audio.shape == (180 * 22050,)
+    _, beats = track_music_beats(result.audio, 22050)
+    assert beat_scores(beats, accents, 0.2).f1 >= 0.8
+    for start in (0, 60, 120):  # not just the start: every minute, each at its own tempo
+        sel = lambda x: x[(x >= start) & (x < start + 60)]  # noqa: E731
+        assert beat_scores(sel(beats), sel(accents), 0.2).f1 >= 0.8, start
+    assert len(stages) > 10 and stages[-1] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["musicgen", "riffusion", "audioldm"])
+def test_ml_backbones_score_three_minutes_in_one_request(name, long_dance):
+    pytest.importorskip("torch")
+    _, motion = long_dance
+    stages = []
+    backbone = load_backbone(name, model="tiny", device="cpu")
+    result = score_motion(motion, ScoreOptions(sample_rate=16000, beat_lock=False), backbone,
+                          lambda f, s: stages.append(s))
+    assert result.audio.shape == (180 * 16000,) and np.isfinite(result.audio).all()
+    windows = {s.split(":")[0] for s in stages if s.startswith("window")}
+    assert len(windows) >= 10  # progress per window
+    assert any("windows" in n for n in result.metadata["notes"])
+
+
+def test_cancel_between_windows():
+    torch = pytest.importorskip("torch")  # noqa: F841
+    motion = synthetic_dance(beat_times(30, 120), 30.0, seed=1)
+
+    def progress(fraction, stage):
+        if stage.startswith("window 2"):
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        score_motion(motion, ScoreOptions(sample_rate=16000), load_backbone("audioldm", model="tiny", device="cpu"),
+                     progress)
+
+
+def test_beat_lock_fixes_a_click_track_of_the_wrong_tempo_and_phase():
+    sr = 22050
+    kinematic = np.arange(40) * 0.5 + 0.7                # the motion: 120 BPM
+    wrong = np.arange(44) * 0.47 + 0.82                   # the music: 127.7 BPM, late
+    audio = click_track(wrong, sr, 21.0)
+    before = beat_scores(track_music_beats(audio, sr)[1], kinematic, 0.2).f1
+    locked = beat_lock(audio, sr, kinematic)
+    after = beat_scores(track_music_beats(locked.audio, sr)[1], kinematic, 0.2).f1
+    assert locked.audio.shape == audio.shape and locked.anchors > 10
+    assert after > before + 0.05 and locked.max_stretch <= MAX_STRETCH + 1e-9
+
+
+def test_beat_lock_never_changes_the_length_or_makes_things_worse():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    for n in (sr // 2, 3 * sr + 7, 10 * sr + 1):
+        noise = rng.normal(0, 0.1, n).astype(np.float32)
+        locked = beat_lock(noise, sr, np.arange(0.3, n / sr, 0.45))
+        assert locked.audio.shape == (n,)
+        if locked.anchors == 0:
+            np.testing.assert_array_equal(locked.audio, noise)
+
+
+@settings(max_examples=60, deadline=None)
+@given(music=st.lists(st.floats(0.1, 29.9), min_size=0, max_size=60),
+       period=st.floats(0.3, 1.0), phase=st.floats(0.0, 1.0))
+def test_time_map_is_monotonic_bounded_and_keeps_the_ends(music, period, phase):
+    kinematic = np.arange(phase, 30.0, period)
+    out, inp = time_map(np.array(sorted(music)), kinematic, 30.0)
+    assert out[0] == inp[0] == 0.0 and out[-1] == inp[-1] == 30.0
+    assert np.all(np.diff(out) > 0) and np.all(np.diff(inp) > 0)
+    slopes = np.diff(inp) / np.diff(out)
+    assert np.all(slopes <= 1 + MAX_STRETCH + 1e-9) and np.all(slopes >= 1 / (1 + MAX_STRETCH) - 1e-9)
