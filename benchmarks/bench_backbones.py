@@ -1,6 +1,8 @@
-"""Seconds per 5.12 s clip for each backbone (default: tiny models on this machine's CPU).
+"""Generation speed per backbone (default: tiny models on this machine's CPU).
 
-Run:  .venv/bin/python benchmarks/bench_backbones.py [--model tiny] [--device cpu] [--backbones musicgen riffusion audioldm]
+Run:  .venv/bin/python benchmarks/bench_backbones.py [--model tiny] [--device cpu] [--duration 5.12]
+      [--backbones synth musicgen riffusion audioldm]
+Prints seconds per clip and seconds of audio per second of compute (long shots: --duration 180).
 With real weights in the HF cache: --model facebook/musicgen-small (musicgen), etc. Published
 figures for comparison (A40/3090-class GPUs): MusicGen-based 11.48 s/clip, Riffusion-based
 8.49 s/clip, AudioLDM-based 14.82 s/clip.
@@ -22,10 +24,12 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--device", default=None)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--duration", type=float, default=5.12, help="seconds of music per clip")
     args = parser.parse_args()
-    motion = synthetic_dance(beat_times(5.12, 120), 5.12, fps=60, seed=0)
+    changes = [(0, 100), (args.duration / 3, 128), (2 * args.duration / 3, 110)]
+    motion = synthetic_dance(beat_times(args.duration, changes), args.duration, fps=60, seed=0)
     rhythm = extract_rhythm(motion)
-    request = GenerationRequest(rhythm=rhythm, duration=5.12, sample_rate=48000, genre="HO", seed=0)
+    request = GenerationRequest(rhythm=rhythm, duration=args.duration, sample_rate=48000, genre="HO", seed=0)
     for name in args.backbones:
         options = {} if name == "synth" else {"model": args.model, "device": args.device}
         start = time.perf_counter()
@@ -37,7 +41,8 @@ def main() -> None:
             backbone.generate(request)
             times.append(time.perf_counter() - start)
         print(f"{name:10s} model {getattr(backbone, 'model_id', '-'):24s} load {loaded:6.1f} s   "
-              f"{min(times):7.2f} s per 5.12 s clip")
+              f"{min(times):7.2f} s per {args.duration:g} s clip = {args.duration / min(times):7.1f} s of audio "
+              f"per s of compute")
 
 
 if __name__ == "__main__":
