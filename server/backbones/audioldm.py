@@ -13,10 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from .diffusion_common import EmbeddingInjector, dtype_for, load_pipeline, noise_prediction_loss, step_progress
+from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
 
-RHYTHM_TOKEN, GENRE_TOKEN = "*", "@"
 DEFAULT_GUIDANCE = 2.5
 DEFAULT_STEPS = 10
 TINY_STEPS = 4
@@ -54,7 +53,7 @@ def build_tiny_audioldm(seed: int = 0, device: str = "cpu"):
                             vocoder=vocoder).to(device)
 
 
-class AudioLDMBackbone(MLBackboneMixin, Backbone):
+class AudioLDMBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
     name = "audioldm"
     window_s = 10.24  # AudioLDM's training clips are 10.24 s
 
@@ -72,24 +71,8 @@ class AudioLDMBackbone(MLBackboneMixin, Backbone):
                                       f"Run `huggingface-cli download {model}` with internet (e.g. "
                                       f"cvssp/audioldm-s-full-v2), or pass a local pipeline folder.")
             self.steps = steps or DEFAULT_STEPS
-        self.pipe.set_progress_bar_config(disable=True)
-        for module in (self.pipe.unet, self.pipe.vae, self.pipe.text_encoder, self.pipe.vocoder):
-            module.requires_grad_(False)
-            module.eval()  # models built from configs start in training mode (dropout on)
-        ids = self.pipe.tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], add_special_tokens=False)["input_ids"]
-        if any(len(i) != 1 for i in ids):
-            raise RuntimeError("the tokenizer does not keep '*' and '@' as single tokens")
-        self.token_ids = (ids[0][0], ids[1][0])
-        self.injector = EmbeddingInjector(self.pipe.text_encoder.get_input_embeddings(), self.token_ids)
-        self.load_encoders(encoders, encoders_format)
-
-    @property
-    def text_dim(self) -> int:
-        return self.pipe.text_encoder.config.hidden_size
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
+        self.setup_pseudo_words((self.pipe.unet, self.pipe.vae, self.pipe.text_encoder, self.pipe.vocoder),
+                                encoders, encoders_format)
 
     def text_embeddings(self, texts: list[str], vectors: torch.Tensor | None, grad: bool = False) -> torch.Tensor:
         """Pooled, projected, L2-normalised CLAP text embeddings (B, P)."""
@@ -101,11 +84,7 @@ class AudioLDMBackbone(MLBackboneMixin, Backbone):
         return F.normalize(out.text_embeds, dim=-1)
 
     def _generate_windows(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
-        texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
-        vectors, negative = self.encode(requests)
-        prompt = self.text_embeddings(texts, vectors)
-        negative_embeds = self.text_embeddings(texts, negative) if negative is not None else \
-            self.text_embeddings([""] * len(texts), None)
+        texts, prompt, negative_embeds = self.conditioning(requests)
         duration = max(r.duration for r in requests)
         generator = [torch.Generator(device="cpu").manual_seed(r.seed) for r in requests]
         with torch.no_grad():
@@ -121,8 +100,5 @@ class AudioLDMBackbone(MLBackboneMixin, Backbone):
     def training_loss(self, latents: torch.Tensor, requests: list[GenerationRequest],
                       generator: torch.Generator | None = None) -> torch.Tensor:
         """Noise-prediction MSE on mel latents; the CLAP embedding is the UNet's class label."""
-        texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
-        vectors, _ = self.encode(requests, grad=True)
-        pooled = self.text_embeddings(texts, vectors, grad=True)
         return noise_prediction_loss(self.pipe.unet, self.pipe.scheduler, latents, generator,
-                                     encoder_hidden_states=None, class_labels=pooled)
+                                     encoder_hidden_states=None, class_labels=self.training_embeddings(requests))

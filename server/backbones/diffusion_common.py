@@ -34,6 +34,57 @@ class EmbeddingInjector:
             self.vectors = None
 
 
+#: The published pseudo-words, single tokens in both CLIP's and CLAP's tokenizers.
+RHYTHM_TOKEN, GENRE_TOKEN = "*", "@"
+
+
+class DiffusionBackboneMixin:
+    """What Riffusion and AudioLDM share once their pipeline is built: frozen components, the
+    ``*``/``@`` pseudo-word ids, the embedding hook, and the positive/negative conditioning.
+    Subclasses provide ``text_embeddings(texts, vectors, grad)``."""
+
+    rhythm_token, genre_token = RHYTHM_TOKEN, GENRE_TOKEN
+
+    def setup_pseudo_words(self, frozen: tuple, encoders: str | None, encoders_format: str) -> None:
+        self.pipe.set_progress_bar_config(disable=True)
+        for module in frozen:
+            module.requires_grad_(False)
+            module.eval()  # models built from configs start in training mode (dropout on)
+        ids = self.pipe.tokenizer([self.rhythm_token, self.genre_token], add_special_tokens=False)["input_ids"]
+        if any(len(i) != 1 for i in ids):
+            raise RuntimeError(f"the tokenizer does not keep {self.rhythm_token!r} and {self.genre_token!r} "
+                               f"as single tokens")
+        self.token_ids = (ids[0][0], ids[1][0])
+        self.injector = EmbeddingInjector(self.pipe.text_encoder.get_input_embeddings(), self.token_ids)
+        self.load_encoders(encoders, encoders_format)
+
+    @property
+    def text_dim(self) -> int:
+        return self.pipe.text_encoder.config.hidden_size
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def texts(self, requests) -> list[str]:
+        return [self.prompt_text(r, self.rhythm_token, self.genre_token) for r in requests]
+
+    def conditioning(self, requests) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+        """(prompt texts, prompt embeddings, negative embeddings): the negative branch is the same
+        prompt with the reversed motion's pseudo-words when asked for, else the empty prompt."""
+        texts = self.texts(requests)
+        vectors, negative = self.encode(requests)
+        prompt = self.text_embeddings(texts, vectors)
+        if negative is not None:
+            return texts, prompt, self.text_embeddings(texts, negative)
+        return texts, prompt, self.text_embeddings([""] * len(texts), None)
+
+    def training_embeddings(self, requests) -> torch.Tensor:
+        """Prompt embeddings with gradients flowing back into the encoders."""
+        vectors, _ = self.encode(requests, grad=True)
+        return self.text_embeddings(self.texts(requests), vectors, grad=True)
+
+
 def load_pipeline(cls, model: str, device: str, dtype, hint: str):
     """``cls.from_pretrained`` from a local folder or the HF cache only; one-line error otherwise."""
     try:

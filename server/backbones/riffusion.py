@@ -16,10 +16,9 @@ import torch
 
 from . import riffusion_audio
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from .diffusion_common import EmbeddingInjector, dtype_for, load_pipeline, noise_prediction_loss, step_progress
+from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
 
-RHYTHM_TOKEN, GENRE_TOKEN = "*", "@"
 DEFAULT_GUIDANCE = 7.5
 DEFAULT_STEPS = 50
 TINY_STEPS = 4
@@ -55,7 +54,7 @@ def build_tiny_riffusion(seed: int = 0, device: str = "cpu"):
     return pipe.to(device)
 
 
-class RiffusionBackbone(MLBackboneMixin, Backbone):
+class RiffusionBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
     name = "riffusion"
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
@@ -74,25 +73,7 @@ class RiffusionBackbone(MLBackboneMixin, Backbone):
                                       f"is the published model), or pass a local pipeline folder.")
             self.steps = steps or DEFAULT_STEPS
             self.griffin_lim_iters = riffusion_audio.GRIFFIN_LIM_ITERS
-        self.pipe.set_progress_bar_config(disable=True)
-        for module in (self.pipe.unet, self.pipe.vae, self.pipe.text_encoder):
-            module.requires_grad_(False)
-            module.eval()  # models built from configs start in training mode (dropout on)
-        tokenizer = self.pipe.tokenizer
-        ids = tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], add_special_tokens=False)["input_ids"]
-        if any(len(i) != 1 for i in ids):
-            raise RuntimeError("the tokenizer does not keep '*' and '@' as single tokens")
-        self.token_ids = (ids[0][0], ids[1][0])
-        self.injector = EmbeddingInjector(self.pipe.text_encoder.get_input_embeddings(), self.token_ids)
-        self.load_encoders(encoders, encoders_format)
-
-    @property
-    def text_dim(self) -> int:
-        return self.pipe.text_encoder.config.hidden_size
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
+        self.setup_pseudo_words((self.pipe.unet, self.pipe.vae, self.pipe.text_encoder), encoders, encoders_format)
 
     def text_embeddings(self, texts: list[str], vectors: torch.Tensor | None, grad: bool = False) -> torch.Tensor:
         """CLIP last hidden states (B, 77, D) with pseudo-word rows from ``vectors`` (B, 2, D)."""
@@ -102,13 +83,7 @@ class RiffusionBackbone(MLBackboneMixin, Backbone):
             return self.pipe.text_encoder(tok["input_ids"].to(self.device))[0]
 
     def _generate_windows(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
-        texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
-        vectors, negative = self.encode(requests)
-        prompt = self.text_embeddings(texts, vectors)
-        if negative is not None:
-            negative_embeds = self.text_embeddings(texts, negative)
-        else:
-            negative_embeds = self.text_embeddings([""] * len(texts), None)
+        texts, prompt, negative_embeds = self.conditioning(requests)
         duration = max(r.duration for r in requests)
         # One column more than the duration: Griffin-Lim returns (W - 1) hops.
         width = max(8, int(math.ceil((duration * riffusion_audio.PIXELS_PER_SECOND + 1) / 8)) * 8)
@@ -132,8 +107,5 @@ class RiffusionBackbone(MLBackboneMixin, Backbone):
     def training_loss(self, latents: torch.Tensor, requests: list[GenerationRequest],
                       generator: torch.Generator | None = None) -> torch.Tensor:
         """Noise-prediction MSE on spectrogram-image latents (B, 4, 64, W/8); only the encoders learn."""
-        texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
-        vectors, _ = self.encode(requests, grad=True)
-        hidden = self.text_embeddings(texts, vectors, grad=True)
         return noise_prediction_loss(self.pipe.unet, self.pipe.scheduler, latents, generator,
-                                     encoder_hidden_states=hidden)
+                                     encoder_hidden_states=self.training_embeddings(requests))
