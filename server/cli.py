@@ -313,6 +313,64 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for r in results) else EXIT_FAILED
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from .data import check_folder
+
+    counts, problems = check_folder(Path(args.data))
+    for problem in problems:
+        print(f"{problem.path}: {problem.message}")
+    summary = ", ".join(f"{split} {n}" for split, n in counts.items()) or "nothing"
+    print(f"{len(problems)} problem(s); usable pairs: {summary}")
+    return 0 if not problems else EXIT_BAD_INPUT
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from .data_synth import make_world
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise UserError(f"{out} is not empty; choose another folder or pass --force")
+    show = _progress_printer(sys.stderr.isatty())
+    counts = make_world(out, args.clips, seed=args.seed, seconds=args.seconds,
+                        progress=lambda i, n: show(i / n, f"clip {i}/{n}"))
+    print(f"wrote {sum(counts.values())} clips to {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_data_import_aist(args: argparse.Namespace) -> int:
+    from .data_aist import ImportError_, import_aist
+
+    views = list(range(9)) if args.views == "all" else [int(v) for v in args.views.split(",")]
+    try:
+        counts = import_aist(Path(args.keypoints), Path(args.audio), Path(args.out), args.window, args.hop, views,
+                             Path(args.splits) if args.splits else None)
+    except ImportError_ as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {sum(counts.values())} windows to {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise UserError(f"{out}: the checkpoint must be a .safetensors file")
+    if out.exists() and not args.resume and not args.force:
+        raise UserError(f"{out} exists; pass --resume to continue it or --force to start over")
+    config = TrainConfig(backbone=args.backbone, model=args.model, data=Path(args.data), out=out,
+                         projector=args.projector, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, seed=args.seed, device=args.device or "cpu", resume=args.resume,
+                         negative_objective=args.negative_objective, save_every=args.save_every,
+                         val_every=args.val_every)
+    try:
+        summary = train(config, log=lambda text: print(text, file=sys.stderr))
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc).splitlines()[0]) from None
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_addon_build(args: argparse.Namespace) -> int:
     from .addon_build import PLATFORMS, BuildError, build
 
@@ -437,6 +495,47 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("-o", "--output", required=True, help="checkpoint file (.safetensors)")
     init.add_argument("--force", action="store_true")
     init.set_defaults(func=cmd_encoders_init)
+
+    data = sub.add_parser("data", help="training data folders")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    check = data_sub.add_parser("check", help="validate a data folder (train/ val/ [test/] of NAME.npz + NAME.wav)")
+    check.add_argument("data")
+    check.set_defaults(func=cmd_data_check)
+    world = data_sub.add_parser("synth", help="make a synthetic dance-music data folder")
+    world.add_argument("--out", required=True)
+    world.add_argument("--clips", type=int, default=100)
+    world.add_argument("--seed", type=int, default=0)
+    world.add_argument("--seconds", type=float, default=5.12)
+    world.add_argument("--force", action="store_true")
+    world.set_defaults(func=cmd_data_synth)
+    aist = data_sub.add_parser("import-aist", help="AIST++ 2D keypoints + music -> a data folder")
+    aist.add_argument("--keypoints", required=True, help="folder of AIST++ keypoints2d/*.pkl")
+    aist.add_argument("--audio", required=True, help="folder of AIST++ music (mHO0.wav, ...)")
+    aist.add_argument("--out", required=True)
+    aist.add_argument("--splits", default=None, help="folder with crossmodal_{train,val,test}.txt")
+    aist.add_argument("--window", type=float, default=5.12, help="window length in s (default 5.12)")
+    aist.add_argument("--hop", type=float, default=None, help="hop between windows in s (default: the window)")
+    aist.add_argument("--views", default="0", help="camera views: comma-separated indices 0-8, or 'all'")
+    aist.set_defaults(func=cmd_data_import_aist)
+
+    trainer = sub.add_parser("train", help="train the rhythm and genre encoders (backbone frozen)")
+    trainer.add_argument("--backbone", required=True, choices=["musicgen", "riffusion", "audioldm"])
+    trainer.add_argument("--model", default="tiny")
+    trainer.add_argument("--data", required=True)
+    trainer.add_argument("--out", required=True, help="checkpoint (.safetensors), written every --save-every steps")
+    trainer.add_argument("--projector", default="attn", choices=["mlp", "attn"])
+    trainer.add_argument("--steps", type=int, default=None)
+    trainer.add_argument("--epochs", type=int, default=None, help="default 20 when --steps is not given")
+    trainer.add_argument("--batch-size", type=int, default=4)
+    trainer.add_argument("--lr", type=float, default=1e-4)
+    trainer.add_argument("--seed", type=int, default=0)
+    trainer.add_argument("--device", default=None)
+    trainer.add_argument("--resume", action="store_true")
+    trainer.add_argument("--force", action="store_true")
+    trainer.add_argument("--negative-objective", action="store_true")
+    trainer.add_argument("--save-every", type=int, default=100)
+    trainer.add_argument("--val-every", type=int, default=50)
+    trainer.set_defaults(func=cmd_train)
 
     addon = sub.add_parser("addon", help="the Blender extension")
     addon_sub = addon.add_subparsers(dest="addon_command", required=True, metavar="ACTION")
