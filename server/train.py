@@ -203,6 +203,7 @@ def train(config: TrainConfig, log=print) -> dict:
             chosen = [train_clips[i] for i in order[first:first + batch]] or [train_clips[order[0]]]
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * _schedule(step, total, config.warmup)
+            torch.manual_seed(config.seed * 1_000_003 + step)  # dropout too depends only on (seed, step)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 loss = batch_loss(backbone, chosen, config.seed * 1_000_003 + step, config.negative_objective)
             optimizer.zero_grad(set_to_none=True)
