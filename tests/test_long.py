@@ -51,7 +51,7 @@ def test_ml_backbones_score_three_minutes_in_one_request(name, long_dance):
 
 
 def test_cancel_between_windows():
-    torch = pytest.importorskip("torch")  # noqa: F841
+    pytest.importorskip("torch")
     motion = synthetic_dance(beat_times(30, 120), 30.0, seed=1)
 
     def progress(fraction, stage):
