@@ -27,7 +27,7 @@ from .options import ScoreOptions
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5757"
 ADDRESS_ENV = "MOTIONSCORE_SERVER"
-KEEPALIVE_S = 2.0
+KEEPALIVE_S = 1.0
 
 
 def default_address() -> str:

@@ -30,7 +30,7 @@ def server_process(tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address,
-                             "--workers", "2", "--client-timeout", "3"],
+                             "--workers", "2", "--client-timeout", "6"],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     from motionscore.shared.client import ScoreClient, ServerError
 
