@@ -62,10 +62,6 @@ class DiffusionBackboneMixin:
     def text_dim(self) -> int:
         return self.pipe.text_encoder.config.hidden_size
 
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
     def texts(self, requests) -> list[str]:
         return [self.prompt_text(r, self.rhythm_token, self.genre_token) for r in requests]
 

@@ -30,7 +30,8 @@ def exact_length(audio: np.ndarray, source_rate: int, request: GenerationRequest
 
 
 class MLBackboneMixin:
-    """Needs ``name``, ``text_dim``, ``device``; provides encoders, prompts and batching."""
+    """Needs ``name``, ``text_dim``, ``device``, ``_model_id``; provides encoders, prompts, batching
+    and long shots."""
 
     encoders = None
     rhythm_mode: str | None = None
@@ -38,6 +39,11 @@ class MLBackboneMixin:
     #: Longest piece made in one go (s) and the overlap between windows of longer ones.
     window_s: float = 5.12
     window_overlap_s: float = 1.0
+
+    @property
+    def model_id(self) -> str:
+        """What the backbone was loaded from: "tiny", a hub id or a folder (set as ``_model_id``)."""
+        return self._model_id
 
     def load_encoders(self, path: str | None, encoders_format: str = "motionscore") -> None:
         if path is None:

@@ -167,10 +167,6 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
     def text_dim(self) -> int:
         return self.conditioner.t5.config.d_model
 
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
     def plan_for(self, requests: list[GenerationRequest]) -> InjectionPlan:
         texts = [self.prompt_text(r, RHYTHM_TOKEN, GENRE_TOKEN) for r in requests]
         vectors, negative = self.encode(requests)
