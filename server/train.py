@@ -160,10 +160,15 @@ def _save_state(out: Path, optimizer, step: int, config: TrainConfig) -> None:
     tmp.replace(path)
 
 
-def train(config: TrainConfig, log=print) -> dict:
-    """Run the loop; returns a summary (steps, first/last loss, val loss, seconds)."""
+def train(config: TrainConfig, log=print, backbone=None) -> dict:
+    """Run the loop; returns a summary (steps, first/last loss, val loss, seconds).
+
+    ``backbone``: an already loaded backbone to train against (the learning proof's pretrained
+    tiny model); by default ``config.backbone``/``config.model`` are loaded.
+    """
     torch.manual_seed(config.seed)
-    backbone = load_backbone(config.backbone, model=config.model, device=config.device)
+    if backbone is None:
+        backbone = load_backbone(config.backbone, model=config.model, device=config.device)
     train_clips = load_clips(backbone, config.data, "train", config.negative_objective, log)
     val_clips = load_clips(backbone, config.data, "val", config.negative_objective, log)
     if not train_clips:

@@ -89,8 +89,13 @@ class PseudoWordT5Conditioner(TextConditioner):
         return out * mask.unsqueeze(-1), mask
 
 
-def build_tiny_musicgen(seed: int = 0, device: str = "cpu"):
-    """A small random MusicGen of the real architecture family, the same every time, offline."""
+def build_tiny_musicgen(seed: int = 0, device: str = "cpu", dim: int = 32, layers: int = 2, heads: int = 4,
+                        text_dim: int = 32, extra_words: tuple[str, ...] = ()):
+    """A small random MusicGen of the real architecture family, the same every time, offline.
+
+    Defaults are the ``--model tiny`` used by tests; the learning proof builds a wider one
+    (``dim``/``layers`` of the LM, ``text_dim`` of T5) and adds caption words to the vocabulary.
+    """
     from audiocraft.models import MusicGen, builders
     from audiocraft.models.lm import LMModel
     from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
@@ -100,15 +105,14 @@ def build_tiny_musicgen(seed: int = 0, device: str = "cpu"):
 
     torch.manual_seed(seed)
     compression = builders.get_debug_compression_model(device, sample_rate=32000)
-    tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>")
-    t5 = T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2,
-                                 num_heads=4, pad_token_id=tokenizer.pad_token_id,
+    tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>", extra_words=extra_words)
+    t5 = T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=text_dim, d_kv=8, d_ff=2 * text_dim,
+                                 num_layers=2, num_heads=text_dim // 8, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=tokenizer.eos_token_id))
-    dim = 32
     conditioner = PseudoWordT5Conditioner(tokenizer, t5, output_dim=dim, device=device)
     lm = LMModel(DelayedPatternProvider(n_q=4), ConditioningProvider({"description": conditioner}, device=device),
                  ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
-                 n_q=4, card=400, dim=dim, num_heads=4, num_layers=2, custom=True, cross_attention=True,
+                 n_q=4, card=400, dim=dim, num_heads=heads, num_layers=layers, custom=True, cross_attention=True,
                  causal=True).to(device).eval()
     return MusicGen("tiny", compression, lm, max_duration=30)
 
@@ -152,12 +156,25 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._model_id = model
         self.mg = build_tiny_musicgen(device=self.device) if model == "tiny" else load_musicgen(model, self.device)
+        self._freeze()
+        self.load_encoders(encoders, encoders_format)
+
+    @classmethod
+    def from_musicgen(cls, mg, model_id: str, encoders: str | None = None, device: str = "cpu") -> "MusicGenBackbone":
+        """Wrap an already built MusicGen whose description conditioner is a
+        :class:`PseudoWordT5Conditioner` (the learning proof's pretrained tiny model)."""
+        self = cls.__new__(cls)
+        self.device, self._model_id, self.mg = device, model_id, mg
+        self._freeze()
+        self.load_encoders(encoders)
+        return self
+
+    def _freeze(self) -> None:
         for p in self.mg.lm.parameters():
             p.requires_grad_(False)
         for p in self.mg.compression_model.parameters():
             p.requires_grad_(False)
         self.native_sample_rate = self.mg.sample_rate
-        self.load_encoders(encoders, encoders_format)
 
     @property
     def conditioner(self) -> PseudoWordT5Conditioner:
@@ -173,8 +190,12 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         return InjectionPlan(texts, vectors, negative)
 
     def _generate_windows(self, requests: list[GenerationRequest], progress: ProgressFn = no_progress) -> list[Generation]:
+        return self.generate_plan(self.plan_for(requests), requests, progress)
+
+    def generate_plan(self, plan: InjectionPlan, requests: list[GenerationRequest],
+                      progress: ProgressFn = no_progress) -> list[Generation]:
+        """Generate one window per request from prepared prompt texts and pseudo-word rows."""
         first = requests[0]
-        plan = self.plan_for(requests)
         duration = max(r.duration for r in requests)
         self.mg.set_generation_params(duration=duration, cfg_coef=first.guidance or DEFAULT_GUIDANCE,
                                       top_k=250, use_sampling=True)
@@ -239,15 +260,18 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         plan = self.plan_for(requests)
         self.conditioner.plan = plan
         try:
-            tokenized = self.mg.lm.condition_provider.tokenize(
-                [self._attributes(t) for t in plan.texts])
-            condition_tensors = self.mg.lm.condition_provider(tokenized)
+            return self.text_cross_entropy(codes, plan.texts)
         finally:
             self.conditioner.plan = None
+
+    def text_cross_entropy(self, codes: torch.Tensor, texts: list[str]) -> torch.Tensor:
+        """Mean cross-entropy of the LM on ``codes`` (B, K, T) conditioned on ``texts`` (B; "" is the
+        null condition), with the conditioner's current plan (None: plain text, as in pretraining)."""
+        tokenized = self.mg.lm.condition_provider.tokenize([self._attributes(t) for t in texts])
+        condition_tensors = self.mg.lm.condition_provider(tokenized)
         out = self.mg.lm.compute_predictions(codes, conditions=[], condition_tensors=condition_tensors)
         logits, mask = out.logits, out.mask
-        ce = torch.nn.functional.cross_entropy(logits[mask].float(), codes[mask], reduction="mean")
-        return ce
+        return torch.nn.functional.cross_entropy(logits[mask].float(), codes[mask], reduction="mean")
 
     @staticmethod
     def _attributes(text: str):

@@ -13,13 +13,16 @@ _WORDS = sorted(set(
 
 
 def word_level_tokenizer(special: list[str], eos: str | None = None, pad: str = "<pad>", unk: str = "<unk>",
-                         lowercase: bool = True):
-    """A PreTrainedTokenizerFast over a fixed vocabulary: specials first, then a small word list."""
+                         lowercase: bool = True, extra_words: tuple[str, ...] = ()):
+    """A PreTrainedTokenizerFast over a fixed vocabulary: specials first, then a small word list,
+    then ``extra_words`` (appended, so the ids of the default vocabulary never move)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     specials = [pad, unk] + ([eos] if eos else []) + list(special)
-    vocab = {tok: i for i, tok in enumerate(specials + [w for w in _WORDS if w not in specials])}
+    words = [w for w in _WORDS if w not in specials]
+    words += [w for w in dict.fromkeys(extra_words) if w not in specials and w not in words]
+    vocab = {tok: i for i, tok in enumerate(specials + words)}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=unk))
     if lowercase:
         tok.normalizer = normalizers.Lowercase()
