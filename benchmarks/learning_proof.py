@@ -21,14 +21,15 @@ from pathlib import Path
 import torch
 
 from motionscore.server.learning_proof import CONDITIONS, ProofConfig, run_proof
-from motionscore.server.ml.pretrain import PretrainConfig
+from motionscore.server.ml.pretrain import CodecConfig, PretrainConfig
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="folder for the world, models and report")
     parser.add_argument("--clips", type=int, default=None, help="synthetic clips (default 400)")
-    parser.add_argument("--pretrain-steps", type=int, default=None, help="backbone pretraining steps (default 1000)")
+    parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
+    parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 600)")
     parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 600)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -39,8 +40,11 @@ def main(argv=None) -> int:
     config = ProofConfig(work=args.work, seed=args.seed)
     if args.quick:
         config.clips, config.pretrain, config.encoder_steps = 24, PretrainConfig(steps=20, warmup=5), 10
+        config.codec = CodecConfig(steps=10)
     if args.clips:
         config.clips = args.clips
+    if args.codec_steps:
+        config.codec.steps = args.codec_steps
     if args.pretrain_steps:
         config.pretrain.steps = args.pretrain_steps
     if args.encoder_steps:

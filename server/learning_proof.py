@@ -3,8 +3,9 @@
 In the synthetic dance-music world (``data_synth``), with MusicGen's architecture at a size a CPU
 trains in minutes:
 
-1. **Pretrain** a tiny MusicGen on the world's training music with text-only captions (genre and
-   tempo in words, see ``ml.pretrain``), so it can make beats at all; then freeze it.
+1. **Pretrain** a tiny MusicGen on the world's training music: its codec to reconstruct the music,
+   then its LM under text-only captions (genre, tempo and first beat in words, see
+   ``ml.pretrain``), so it can make beats at all; then freeze it.
 2. **Train the encoders** with ``motionscore train``'s loop against that frozen backbone: the
    prompt is ``a @ music with * as the rhythm``, the encoders see only the motion and its genre.
 3. **Generate** for held-out motions and measure beat F1 (0.2 s) between the motion's kinematic
@@ -40,7 +41,7 @@ from .data import load_split
 from .data_synth import make_world
 from .metrics import DEFAULT_TOLERANCE, beat_scores, score_take
 from .ml.encoders import EncoderConfig, Encoders
-from .ml.pretrain import PretrainConfig, TinyMusicGenSpec, caption, load_pretrained, pretrain_lm, save_pretrained
+from .ml.pretrain import CodecConfig, PretrainConfig, fit_codec, TinyMusicGenSpec, caption, load_pretrained, pretrain_lm, save_pretrained
 from .ml.pseudo_words import InjectionPlan
 from .train import TrainConfig, _audio, target_of, train
 
@@ -60,6 +61,7 @@ class ProofConfig:
     test_fraction: float = 0.125
     seconds: float = 5.12
     spec: TinyMusicGenSpec = field(default_factory=TinyMusicGenSpec)
+    codec: CodecConfig = field(default_factory=CodecConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     encoder_steps: int = 600
     encoder_batch: int = 16
@@ -138,6 +140,7 @@ def run_proof(config: ProofConfig, log=print) -> dict:
 
     backbone = MusicGenBackbone.from_musicgen(config.spec.build(), model_id=str(backbone_path))
     train_pairs = load_split(world, "train")
+    fit_codec(backbone, [_audio(audio, backbone.mg.sample_rate) for _, _, audio in train_pairs], config.codec, log)
     codes = [target_of(backbone, audio) for _, _, audio in train_pairs]
     losses = pretrain_lm(backbone, codes, [m.genre for _, m, _ in train_pairs],
                          [meta[n]["bpm"] for n, _, _ in train_pairs],

@@ -9,6 +9,7 @@ on the reversed motion's rhythm (PN-Diffusion's idea) instead of the empty condi
 
 ``--model tiny`` builds a small random MusicGen (debug EnCodec, 2-layer LM, 2-layer T5, word-level
 tokenizer) deterministically, offline; every other path is the same as for a real model.
+``--model FILE.safetensors`` loads a tiny model pretrained by the learning proof (``ml.pretrain``).
 """
 
 from __future__ import annotations
@@ -155,7 +156,14 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
                  encoders_format: str = "motionscore", **_ignored):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._model_id = model
-        self.mg = build_tiny_musicgen(device=self.device) if model == "tiny" else load_musicgen(model, self.device)
+        if model == "tiny":
+            self.mg = build_tiny_musicgen(device=self.device)
+        elif model.endswith(".safetensors"):  # a tiny model pretrained by the learning proof
+            from ..ml.pretrain import load_pretrained_musicgen
+
+            self.mg = load_pretrained_musicgen(model, self.device)
+        else:
+            self.mg = load_musicgen(model, self.device)
         self._freeze()
         self.load_encoders(encoders, encoders_format)
 

@@ -1,0 +1,140 @@
+"""The learning proof's pieces: captions, tiny-backbone pretraining and its file, the end-to-end runner.
+
+The proof's *numbers* come from ``benchmarks/learning_proof.py`` (about 20 minutes on 2 cores);
+these tests check that every step runs and does what it says on a world small enough for CI.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from motionscore.server.cli import main
+from motionscore.server.data_synth import make_world
+from motionscore.shared.genres import GENRE_CODES
+
+torch = pytest.importorskip("torch")
+
+from motionscore.server.learning_proof import CONDITIONS, METRICS, ProofConfig, run_proof  # noqa: E402
+from motionscore.server.ml.pretrain import (  # noqa: E402
+    PretrainConfig, TinyMusicGenSpec, caption, load_pretrained, onset_word, pretrain_lm, save_pretrained, tempo_word)
+from motionscore.server.ml.tokenizers import word_level_tokenizer  # noqa: E402
+
+SMALL = TinyMusicGenSpec(dim=32, layers=2, heads=4, text_dim=32)
+
+
+@given(genre=st.sampled_from(list(GENRE_CODES) + [None]), bpm=st.floats(40, 260), first=st.floats(0, 2.0),
+       variant=st.integers(0, 5))
+@settings(max_examples=200, deadline=None)
+def test_every_caption_word_is_in_the_vocabulary(genre, bpm, first, variant):
+    tokenizer = word_level_tokenizer(["<extra_id_0>", "<extra_id_1>"], eos="</s>",
+                                     extra_words=tuple(SMALL.extra_words))
+    text = caption(genre, bpm, first, variant)
+    ids = tokenizer(text)["input_ids"]
+    assert tokenizer.unk_token_id not in ids, text
+    assert tempo_word(bpm) in text.split() and onset_word(first) in text.split()
+    assert int(tempo_word(bpm)) % 5 == 0 and 60 <= int(tempo_word(bpm)) <= 200
+
+
+def test_caption_words_rounds_and_clamps():
+    assert tempo_word(123.7) == "125" and tempo_word(20) == "60" and tempo_word(999) == "200"
+    assert onset_word(0.33) == "8" and onset_word(-1) == "0" and onset_word(5.0) == "25"
+
+
+def test_extra_words_never_move_the_default_vocabulary():
+    plain = word_level_tokenizer(["<extra_id_0>"], eos="</s>")
+    extended = word_level_tokenizer(["<extra_id_0>"], eos="</s>", extra_words=("bpm", "120", "music"))
+    assert all(extended.get_vocab()[w] == i for w, i in plain.get_vocab().items())
+    assert len(extended) == len(plain) + 2  # "music" was already there
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("proofworld")
+    counts = make_world(root, clips=10, seed=3, seconds=2.0, sample_rate=32000, val_fraction=0.1, test_fraction=0.2)
+    assert counts == {"train": 7, "val": 1, "test": 2}
+    return root
+
+
+def test_world_metadata_describes_every_clip(small_world):
+    meta = json.loads((small_world / "metadata.json").read_text())
+    assert len(meta) == 10
+    for name, entry in meta.items():
+        assert (small_world / entry["split"] / f"{name}.npz").exists()
+        assert 80 <= entry["bpm"] <= 160 and 0 < entry["first_accent_s"] <= 60 / entry["bpm"]
+        assert entry["genre"] in GENRE_CODES
+
+
+def test_cli_synth_rejects_bad_fractions(tmp_path, capsys):
+    assert main(["data", "synth", "--out", str(tmp_path / "w"), "--clips", "3", "--test-fraction", "0.9"]) == 2
+    assert "must leave clips for train" in capsys.readouterr().err
+
+
+def test_pretraining_lowers_the_loss_and_the_saved_model_reloads(small_world, tmp_path):
+    from motionscore.server.backbones.musicgen import MusicGenBackbone
+    from motionscore.server.data import load_split
+    from motionscore.server.train import target_of
+
+    meta = json.loads((small_world / "metadata.json").read_text())
+    backbone = MusicGenBackbone.from_musicgen(SMALL.build(), model_id="small")
+    pairs = load_split(small_world, "train")
+    codes = [target_of(backbone, audio) for _, _, audio in pairs]
+    fixed = torch.stack([c[..., :40] for c in codes[:4]])
+    texts = [caption(m.genre, meta[n]["bpm"], meta[n]["first_accent_s"]) for n, m, _ in pairs[:4]]
+    with torch.no_grad():
+        before = float(backbone.text_cross_entropy(fixed, texts))
+    losses = pretrain_lm(backbone, codes, [m.genre for _, m, _ in pairs], [meta[n]["bpm"] for n, _, _ in pairs],
+                         [meta[n]["first_accent_s"] for n, _, _ in pairs],
+                         PretrainConfig(steps=30, batch_size=4, warmup=3), log=lambda _: None)
+    with torch.no_grad():
+        after = float(backbone.text_cross_entropy(fixed, texts))
+    assert len(losses) == 30 and after < before - 0.3
+    assert not any(p.requires_grad for p in backbone.mg.lm.parameters()) and not backbone.mg.lm.training
+
+    path = tmp_path / "tiny.safetensors"
+    save_pretrained(backbone, SMALL, path)
+    reloaded = load_pretrained(path)
+    with torch.no_grad():
+        assert float(reloaded.text_cross_entropy(fixed, texts)) == pytest.approx(after, abs=1e-5)
+    assert reloaded.model_id == str(path)
+
+
+def test_a_foreign_safetensors_file_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "something-else"})
+    with pytest.raises(ValueError, match="not a pretrained tiny MusicGen"):
+        load_pretrained(path)
+
+
+def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
+    config = ProofConfig(work=tmp_path / "proof", clips=12, seconds=2.0, spec=SMALL,
+                         pretrain=PretrainConfig(steps=6, batch_size=4, warmup=2), encoder_steps=4, encoder_batch=4)
+    lines = []
+    report = run_proof(config, log=lines.append)
+    for metric in METRICS:
+        assert set(report[metric]) == set(CONDITIONS)
+        assert all(0.0 <= v <= 1.0 for v in report[metric].values())
+    assert report["held_out_clips"] == 2 and report["train_clips"] == 8
+    assert report["f1"]["world music"] > 0.5  # the world's own music follows its dances
+    assert report["encoder_training"]["steps"] == 4
+    assert any(line.startswith("trained: F1") for line in lines)
+    # The encoders' checkpoint names the pretrained backbone file they were trained against.
+    from motionscore.server.ml.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(tmp_path / "proof" / "encoders.safetensors", backbone="musicgen", dim=SMALL.text_dim)
+    assert ckpt.model_id == str(tmp_path / "proof" / "backbone.safetensors")
+    # ...and a user can listen to them: the CLI loads both files.
+    motion = next((tmp_path / "proof" / "world" / "test").glob("*.npz"))
+    out = tmp_path / "take.wav"
+    assert main(["score", str(motion), "--backbone", "musicgen", "--model", str(tmp_path / "proof" / "backbone.safetensors"),
+                 "--encoders", str(tmp_path / "proof" / "encoders.safetensors"), "-o", str(out)]) == 0
+    assert out.exists()
+    # A second run reuses the world instead of remaking it.
+    lines.clear()
+    run_proof(config, log=lines.append)
+    assert any("reusing the synthetic world" in line for line in lines)
+    assert np.isfinite(report["pretrain_loss"]["last"])
