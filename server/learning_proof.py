@@ -67,7 +67,7 @@ class ProofConfig:
     encoder_batch: int = 16
     encoder_lr: float = 1e-3
     projector: str = "attn"
-    guidance: float = 3.0
+    guidance: float = 1.0
     seed: int = 0
     tolerance: float = DEFAULT_TOLERANCE
 

@@ -215,7 +215,7 @@ def train(config: TrainConfig, log=print, backbone=None) -> dict:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(encoders.parameters(), config.clip)
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             done = step + 1
             if val_clips and (done % config.val_every == 0 or done == total):
                 val_loss = evaluate(backbone, val_clips, config)

@@ -19,7 +19,8 @@ torch = pytest.importorskip("torch")
 
 from motionscore.server.learning_proof import CONDITIONS, METRICS, ProofConfig, run_proof  # noqa: E402
 from motionscore.server.ml.pretrain import (  # noqa: E402
-    PretrainConfig, TinyMusicGenSpec, caption, load_pretrained, onset_word, pretrain_lm, save_pretrained, tempo_word)
+    CodecConfig, PretrainConfig, TinyMusicGenSpec, caption, fit_codec, load_pretrained, onset_word, pretrain_lm,
+    save_pretrained, tempo_word)
 from motionscore.server.ml.tokenizers import word_level_tokenizer  # noqa: E402
 
 SMALL = TinyMusicGenSpec(dim=32, layers=2, heads=4, text_dim=32)
@@ -77,9 +78,26 @@ def test_pretraining_lowers_the_loss_and_the_saved_model_reloads(small_world, tm
     from motionscore.server.data import load_split
     from motionscore.server.train import target_of
 
+    from motionscore.server.train import _audio
+
     meta = json.loads((small_world / "metadata.json").read_text())
     backbone = MusicGenBackbone.from_musicgen(SMALL.build(), model_id="small")
     pairs = load_split(small_world, "train")
+    wavs = [_audio(audio, 32000) for _, _, audio in pairs]
+    codec = backbone.mg.compression_model
+    probe = torch.from_numpy(wavs[0][:32000])[None, None]
+    with torch.no_grad():
+        codes_before, _ = codec.encode(probe)
+        error_before = float((codec.decode(codes_before) - probe).abs().mean())
+    codec_losses = fit_codec(backbone, wavs, CodecConfig(steps=40, batch_size=4), log=lambda _: None)
+    with torch.no_grad():
+        codes_after, _ = codec.encode(probe)
+        error_after = float((codec.decode(codes_after) - probe).abs().mean())
+    assert len(codec_losses) == 40 and np.mean(codec_losses[-10:]) < np.mean(codec_losses[:10])
+    assert error_after < error_before
+    # the untrained quantizer collapses music onto a few codes; the fitted one uses more of them
+    assert len(set(codes_after[0, 0].tolist())) > len(set(codes_before[0, 0].tolist()))
+    assert not any(p.requires_grad for p in codec.parameters()) and not codec.training
     codes = [target_of(backbone, audio) for _, _, audio in pairs]
     fixed = torch.stack([c[..., :40] for c in codes[:4]])
     texts = [caption(m.genre, meta[n]["bpm"], meta[n]["first_accent_s"]) for n, m, _ in pairs[:4]]
@@ -98,6 +116,7 @@ def test_pretraining_lowers_the_loss_and_the_saved_model_reloads(small_world, tm
     reloaded = load_pretrained(path)
     with torch.no_grad():
         assert float(reloaded.text_cross_entropy(fixed, texts)) == pytest.approx(after, abs=1e-5)
+        assert torch.equal(reloaded.mg.compression_model.encode(probe)[0], codes_after)
     assert reloaded.model_id == str(path)
 
 
@@ -111,7 +130,7 @@ def test_a_foreign_safetensors_file_is_refused(tmp_path):
 
 
 def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
-    config = ProofConfig(work=tmp_path / "proof", clips=12, seconds=2.0, spec=SMALL,
+    config = ProofConfig(work=tmp_path / "proof", clips=12, seconds=2.0, spec=SMALL, codec=CodecConfig(steps=3, batch_size=2),
                          pretrain=PretrainConfig(steps=6, batch_size=4, warmup=2), encoder_steps=4, encoder_batch=4)
     lines = []
     report = run_proof(config, log=lines.append)

@@ -91,11 +91,12 @@ class PseudoWordT5Conditioner(TextConditioner):
 
 
 def build_tiny_musicgen(seed: int = 0, device: str = "cpu", dim: int = 32, layers: int = 2, heads: int = 4,
-                        text_dim: int = 32, extra_words: tuple[str, ...] = ()):
+                        text_dim: int = 32, extra_words: tuple[str, ...] = (), codebooks: int = 4):
     """A small random MusicGen of the real architecture family, the same every time, offline.
 
     Defaults are the ``--model tiny`` used by tests; the learning proof builds a wider one
-    (``dim``/``layers`` of the LM, ``text_dim`` of T5) and adds caption words to the vocabulary.
+    (``dim``/``layers`` of the LM, ``text_dim`` of T5), may use fewer of the codec's 4 codebooks,
+    and adds caption words to the vocabulary.
     """
     from audiocraft.models import MusicGen, builders
     from audiocraft.models.lm import LMModel
@@ -106,14 +107,15 @@ def build_tiny_musicgen(seed: int = 0, device: str = "cpu", dim: int = 32, layer
 
     torch.manual_seed(seed)
     compression = builders.get_debug_compression_model(device, sample_rate=32000)
+    compression.set_num_codebooks(codebooks)
     tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>", extra_words=extra_words)
     t5 = T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=text_dim, d_kv=8, d_ff=2 * text_dim,
                                  num_layers=2, num_heads=text_dim // 8, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=tokenizer.eos_token_id))
     conditioner = PseudoWordT5Conditioner(tokenizer, t5, output_dim=dim, device=device)
-    lm = LMModel(DelayedPatternProvider(n_q=4), ConditioningProvider({"description": conditioner}, device=device),
+    lm = LMModel(DelayedPatternProvider(n_q=codebooks), ConditioningProvider({"description": conditioner}, device=device),
                  ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
-                 n_q=4, card=400, dim=dim, num_heads=heads, num_layers=layers, custom=True, cross_attention=True,
+                 n_q=codebooks, card=400, dim=dim, num_heads=heads, num_layers=layers, custom=True, cross_attention=True,
                  causal=True).to(device).eval()
     return MusicGen("tiny", compression, lm, max_duration=30)
 

@@ -59,12 +59,14 @@ class TinyMusicGenSpec:
     heads: int = 8
     text_dim: int = 64
     extra_words: list[str] = field(default_factory=lambda: list(CAPTION_WORDS))
+    codebooks: int = 1
 
     def build(self, device: str = "cpu"):
         from ..backbones.musicgen import build_tiny_musicgen
 
         return build_tiny_musicgen(seed=self.seed, device=device, dim=self.dim, layers=self.layers,
-                                   heads=self.heads, text_dim=self.text_dim, extra_words=tuple(self.extra_words))
+                                   heads=self.heads, text_dim=self.text_dim, extra_words=tuple(self.extra_words),
+                                   codebooks=self.codebooks)
 
 
 def tempo_word(bpm: float) -> str:
@@ -144,7 +146,7 @@ def fit_codec(backbone, wavs: list[np.ndarray], config: CodecConfig, log=print) 
 class PretrainConfig:
     steps: int = 600
     batch_size: int = 16
-    lr: float = 1e-3
+    lr: float = 2e-3
     warmup: int = 100
     caption_dropout: float = 0.2
     seed: int = 0
