@@ -27,9 +27,9 @@ from motionscore.server.ml.pretrain import CodecConfig, PretrainConfig
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="folder for the world, models and report")
-    parser.add_argument("--clips", type=int, default=None, help="synthetic clips (default 400)")
+    parser.add_argument("--clips", type=int, default=None, help="synthetic clips (default 800)")
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
-    parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 600)")
+    parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 800)")
     parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 600)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

@@ -56,9 +56,9 @@ TIGHT_TOLERANCE = 0.07
 @dataclass
 class ProofConfig:
     work: Path
-    clips: int = 400
-    val_fraction: float = 0.0625
-    test_fraction: float = 0.125
+    clips: int = 800
+    val_fraction: float = 0.05
+    test_fraction: float = 0.1
     seconds: float = 5.12
     spec: TinyMusicGenSpec = field(default_factory=TinyMusicGenSpec)
     codec: CodecConfig = field(default_factory=CodecConfig)

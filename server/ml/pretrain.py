@@ -144,7 +144,7 @@ def fit_codec(backbone, wavs: list[np.ndarray], config: CodecConfig, log=print) 
 
 @dataclass
 class PretrainConfig:
-    steps: int = 600
+    steps: int = 800
     batch_size: int = 16
     lr: float = 2e-3
     warmup: int = 100
