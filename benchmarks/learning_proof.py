@@ -27,7 +27,8 @@ from motionscore.server.ml.pretrain import CodecConfig, PretrainConfig
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="folder for the world, models and report")
-    parser.add_argument("--clips", type=int, default=None, help="synthetic clips (default 800)")
+    parser.add_argument("--clips", type=int, default=None, help="paired clips for the encoders (default 400)")
+    parser.add_argument("--pretrain-clips", type=int, default=None, help="music clips for the backbone (default 600)")
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
     parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 800)")
     parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 600)")
@@ -39,10 +40,13 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     config = ProofConfig(work=args.work, seed=args.seed)
     if args.quick:
-        config.clips, config.pretrain, config.encoder_steps = 24, PretrainConfig(steps=20, warmup=5), 10
+        config.clips, config.pretrain_clips, config.encoder_steps = 24, 16, 10
+        config.pretrain = PretrainConfig(steps=20, warmup=5)
         config.codec = CodecConfig(steps=10)
     if args.clips:
         config.clips = args.clips
+    if args.pretrain_clips:
+        config.pretrain_clips = args.pretrain_clips
     if args.codec_steps:
         config.codec.steps = args.codec_steps
     if args.pretrain_steps:
@@ -53,7 +57,8 @@ def main(argv=None) -> int:
     report["machine"] = {"cpu_threads": torch.get_num_threads(), "device": "cpu", "python": platform.python_version(),
                          "torch": torch.__version__}
     (args.work / "report.json").write_text(json.dumps(report, indent=1))
-    print(f"\non {report['held_out_clips']} held-out motions (backbone pretrained on {report['train_clips']} clips):")
+    print(f"\non {report['held_out_clips']} held-out motions (backbone pretrained on {report['pretrain_clips']} other "
+          f"clips, encoders trained on {report['train_clips']}):")
     print(f"  {'condition':<14} {'F1@' + format(config.tolerance, 'g') + 's':>8} {'F1@70ms':>8} {'align':>6} {'tempo':>6}")
     for name in CONDITIONS:
         print(f"  {name:<14} {report['f1'][name]:>8.3f} {report['f1_70ms'][name]:>8.3f} "

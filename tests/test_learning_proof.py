@@ -130,14 +130,14 @@ def test_a_foreign_safetensors_file_is_refused(tmp_path):
 
 
 def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
-    config = ProofConfig(work=tmp_path / "proof", clips=12, seconds=2.0, spec=SMALL, codec=CodecConfig(steps=3, batch_size=2),
+    config = ProofConfig(work=tmp_path / "proof", clips=12, pretrain_clips=6, seconds=2.0, spec=SMALL, codec=CodecConfig(steps=3, batch_size=2),
                          pretrain=PretrainConfig(steps=6, batch_size=4, warmup=2), encoder_steps=4, encoder_batch=4)
     lines = []
     report = run_proof(config, log=lines.append)
     for metric in METRICS:
         assert set(report[metric]) == set(CONDITIONS)
         assert all(0.0 <= v <= 1.0 for v in report[metric].values())
-    assert report["held_out_clips"] == 2 and report["train_clips"] == 8
+    assert report["held_out_clips"] == 2 and report["train_clips"] == 9 and report["pretrain_clips"] == 6
     assert report["f1"]["world music"] > 0.5  # the world's own music follows its dances
     assert report["encoder_training"]["steps"] == 4
     assert any(line.startswith("trained: F1") for line in lines)

@@ -111,32 +111,49 @@ def fit_codec(backbone, wavs: list[np.ndarray], config: CodecConfig, log=print) 
         raise ValueError(f"no training audio is at least {config.crop_s} s long")
     mels = [torchaudio.transforms.MelSpectrogram(rate, n_fft=n, hop_length=n // 4, n_mels=64).to(backbone.device)
             for n in (512, 2048)]
-    params = list(codec.parameters())
-    for p in params:
-        p.requires_grad_(True)
-    optimizer = torch.optim.Adam(params, lr=config.lr)
+    optimizer = torch.optim.Adam(codec.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
+
+    def step_loss(step: int) -> torch.Tensor:
+        idx = rng.integers(len(wavs), size=config.batch_size)
+        x = torch.stack([wavs[i][o:o + crop] for i in idx
+                         for o in [int(rng.integers(wavs[i].numel() - crop + 1))]])[:, None].to(backbone.device)
+        result = codec(x)
+        y = result.x
+        return (y - x).abs().mean() + result.penalty + sum(
+            (torch.log(m(y) + 1e-5) - torch.log(m(x) + 1e-5)).abs().mean() for m in mels)
+
+    return _optimise(codec, optimizer, config.steps, step_loss, None, None, "codec", 50, log)
+
+
+def _optimise(module: torch.nn.Module, optimizer, steps: int, step_loss, lr_at, clip: float | None, label: str,
+              every: int, log) -> list[float]:
+    """The loop both pretraining stages share: ``steps`` optimiser steps on ``step_loss(step)``
+    with ``module`` in train mode, an optional learning-rate schedule ``lr_at(step)`` and gradient
+    clipping, a log line every ``every`` steps. Leaves the module frozen and in eval mode."""
+    params = [p for p in module.parameters()]
+    for p in params:
+        p.requires_grad_(True)
     losses, started = [], time.perf_counter()
-    codec.train()
+    module.train()
     try:
-        for step in range(config.steps):
-            idx = rng.integers(len(wavs), size=config.batch_size)
-            x = torch.stack([wavs[i][o:o + crop] for i in idx
-                             for o in [int(rng.integers(wavs[i].numel() - crop + 1))]])[:, None].to(backbone.device)
-            result = codec(x)
-            y = result.x
-            loss = (y - x).abs().mean() + result.penalty + sum(
-                (torch.log(m(y) + 1e-5) - torch.log(m(x) + 1e-5)).abs().mean() for m in mels)
+        for step in range(steps):
+            if lr_at is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step)
+            loss = step_loss(step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, clip)
             optimizer.step()
             losses.append(float(loss.detach()))
-            if (step + 1) % 50 == 0 or step + 1 == config.steps:
-                rate_s = (step + 1) / (time.perf_counter() - started)
-                log(f"codec step {step + 1}/{config.steps}  loss {np.mean(losses[-50:]):.3f}  {rate_s:.1f} steps/s")
+            if (step + 1) % every == 0 or step + 1 == steps:
+                rate = (step + 1) / (time.perf_counter() - started)
+                log(f"{label} step {step + 1}/{steps}  loss {np.mean(losses[-every:]):.3f}  {rate:.1f} steps/s")
     finally:
-        codec.eval()
+        module.eval()
         for p in params:
             p.requires_grad_(False)
     return losses
@@ -160,38 +177,22 @@ def pretrain_lm(backbone, codes: list[torch.Tensor], genres: list[str | None], b
     Returns the per-step losses. Leaves the LM frozen and in eval mode afterwards.
     """
     lm = backbone.mg.lm
-    params = [p for p in lm.parameters()]
-    for p in params:
-        p.requires_grad_(True)
-    optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    optimizer = torch.optim.AdamW(lm.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.01)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     length = min(c.shape[-1] for c in codes)
     stacked = torch.stack([c[..., :length] for c in codes]).to(backbone.device)
-    losses, started = [], time.perf_counter()
-    lm.train()
-    try:
-        for step in range(config.steps):
-            lr_scale = min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * step / config.steps))
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * lr_scale
-            idx = rng.choice(len(codes), size=min(config.batch_size, len(codes)), replace=False)
-            texts = [caption(genres[i], bpms[i], first_beats[i], int(rng.integers(len(_TEMPLATES))))
-                     if rng.random() >= config.caption_dropout else "" for i in idx]
-            loss = backbone.text_cross_entropy(stacked[idx], texts)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            if (step + 1) % 100 == 0 or step + 1 == config.steps:
-                rate = (step + 1) / (time.perf_counter() - started)
-                log(f"pretrain step {step + 1}/{config.steps}  loss {np.mean(losses[-100:]):.3f}  {rate:.1f} steps/s")
-    finally:
-        lm.eval()
-        for p in params:
-            p.requires_grad_(False)
-    return losses
+
+    def lr_at(step: int) -> float:
+        return config.lr * min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+
+    def step_loss(step: int) -> torch.Tensor:
+        idx = rng.choice(len(codes), size=min(config.batch_size, len(codes)), replace=False)
+        texts = [caption(genres[i], bpms[i], first_beats[i], int(rng.integers(len(_TEMPLATES))))
+                 if rng.random() >= config.caption_dropout else "" for i in idx]
+        return backbone.text_cross_entropy(stacked[idx], texts)
+
+    return _optimise(lm, optimizer, config.steps, step_loss, lr_at, 1.0, "pretrain", 100, log)
 
 
 def save_pretrained(backbone, spec: TinyMusicGenSpec, path: Path) -> None:
