@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
     parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 800)")
     parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 600)")
+    parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 1.0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (numbers mean nothing)")
@@ -47,6 +48,8 @@ def main(argv=None) -> int:
         config.clips = args.clips
     if args.pretrain_clips:
         config.pretrain_clips = args.pretrain_clips
+    if args.guidance:
+        config.guidance = args.guidance
     if args.codec_steps:
         config.codec.steps = args.codec_steps
     if args.pretrain_steps:

@@ -20,6 +20,7 @@ trains in minutes:
    - ``time-shuffled``: the trained encoders given the clip's own onsets in random order;
    - ``caption``: no encoders, the caption with the true tempo written in words (what the
      pretrained backbone can do when told the tempo: a ceiling for the encoders);
+   - ``codec round trip``: that music through the fitted codec (what the backbone's decoder allows);
    - ``world music``: the world's own music for those motions (the data's ceiling).
 
 Everything is seeded; the report is a dict (``run_proof``) that ``benchmarks/learning_proof.py``
@@ -47,7 +48,7 @@ from .ml.pretrain import CodecConfig, PretrainConfig, fit_codec, TinyMusicGenSpe
 from .ml.pseudo_words import InjectionPlan
 from .train import TrainConfig, _audio, target_of, train
 
-CONDITIONS = ("trained", "untrained", "shuffled", "time-shuffled", "caption", "world music")
+CONDITIONS = ("trained", "untrained", "shuffled", "time-shuffled", "caption", "codec round trip", "world music")
 #: Per-condition means in the report: F1 at the configured tolerance (0.2 s), F1 at 70 ms (the
 #: MIREX beat tolerance, where a right tempo with a random phase no longer scores), the alignment
 #: score, and the fraction of takes whose tempo is within 5 % of the motion's.
@@ -185,6 +186,11 @@ def run_proof(config: ProofConfig, log=print) -> dict:
     captions = [caption(m.genre, meta[n]["bpm"], meta[n]["first_accent_s"], 2) for n, m, _ in test]
     results["caption"] = _f1s(backbone, test, own, log, "caption (tempo in words)", config, plan_texts=captions)
     results["world music"] = [_scores(name, motion, _audio(path, 32000), 32000, config) for name, motion, path in test]
+    codec = backbone.mg.compression_model
+    with torch.no_grad():
+        results["codec round trip"] = [
+            _scores(name, motion, codec.decode(codec.encode(torch.from_numpy(_audio(path, 32000))[None, None])[0])[0, 0]
+                    .numpy(), 32000, config) for name, motion, path in test]
     timings["evaluation_s"] = round(time.perf_counter() - t0, 1)
     timings["total_s"] = round(time.perf_counter() - started, 1)
 
