@@ -84,7 +84,8 @@ def caption(genre: str | None, bpm: float, first_beat_s: float, variant: int = 0
     """A text-only caption naming the genre (AIST++ code, e.g. "gHO"), the tempo (BPM) and where the
     first beat falls (seconds from the start)."""
     name = GENRE_NAMES.get(genre, "") if genre else ""
-    text = _TEMPLATES[variant % len(_TEMPLATES)].format(genre=name.lower(), bpm=tempo_word(bpm),
+    # "LA-style Hip-hop" -> "la style hip hop": the vocabulary holds the words, not the hyphen.
+    text = _TEMPLATES[variant % len(_TEMPLATES)].format(genre=name.lower().replace("-", " "), bpm=tempo_word(bpm),
                                                         onset=onset_word(first_beat_s))
     return " ".join(text.split())
 
