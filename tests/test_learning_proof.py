@@ -132,6 +132,8 @@ def test_a_foreign_safetensors_file_is_refused(tmp_path):
     save_file({"w": torch.zeros(2)}, str(path), metadata={"format": "something-else"})
     with pytest.raises(ValueError, match="not a pretrained tiny MusicGen"):
         load_pretrained(path)
+    with pytest.raises(ValueError, match="no such file"):
+        load_pretrained(tmp_path / "missing.safetensors")
 
 
 def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):

@@ -213,6 +213,8 @@ def load_pretrained_musicgen(path: Path, device: str = "cpu"):
     from safetensors import safe_open
     from safetensors.torch import load_file
 
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file")
     try:
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
