@@ -14,7 +14,7 @@ trains in minutes:
    beats and the beats librosa finds in the generated audio, for
 
    - ``trained``: the trained encoders on the clip's own motion;
-   - ``untrained``: the same encoder architecture, freshly initialised (what step 2 started from);
+   - ``untrained``: the same encoder architecture, freshly initialised with the same seed;
    - ``shuffled``: the trained encoders given another held-out clip's rhythm (a derangement), so
      the genre is right but the rhythm belongs to a different dance;
    - ``time-shuffled``: the trained encoders given the clip's own onsets in random order;
