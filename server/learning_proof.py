@@ -185,19 +185,21 @@ def run_proof(config: ProofConfig, log=print) -> dict:
     backbone.encoders = None
     captions = [caption(m.genre, meta[n]["bpm"], meta[n]["first_accent_s"], 2) for n, m, _ in test]
     results["caption"] = _f1s(backbone, test, own, log, "caption (tempo in words)", config, plan_texts=captions)
-    results["world music"] = [_scores(name, motion, _audio(path, 32000), 32000, config) for name, motion, path in test]
     codec = backbone.mg.compression_model
-    with torch.no_grad():
-        results["codec round trip"] = [
-            _scores(name, motion, codec.decode(codec.encode(torch.from_numpy(_audio(path, 32000))[None, None])[0])[0, 0]
-                    .numpy(), 32000, config) for name, motion, path in test]
+    results["world music"], results["codec round trip"] = [], []
+    for name, motion, path in test:
+        audio = _audio(path, 32000)
+        with torch.no_grad():
+            decoded = codec.decode(codec.encode(torch.from_numpy(audio)[None, None])[0])[0, 0].numpy()
+        results["world music"].append(_scores(name, motion, audio, 32000, config))
+        results["codec round trip"].append(_scores(name, motion, decoded, 32000, config))
     timings["evaluation_s"] = round(time.perf_counter() - t0, 1)
     timings["total_s"] = round(time.perf_counter() - started, 1)
 
     table = {metric: {k: round(float(np.mean([float(r[metric] or 0.0) for r in results[k]])), 3) for k in CONDITIONS}
              for metric in METRICS}
     return {**table, "held_out_clips": len(test), "pretrain_clips": len(music),
-            "train_clips": len(load_split(world, "train")),
+            "train_clips": sum(entry["split"] == "train" for entry in meta.values()),
             "pretrain_loss": {"first": round(float(np.mean(losses[:20])), 3),
                               "last": round(float(np.mean(losses[-20:])), 3)},
             "encoder_training": summary, "timings_s": timings,
