@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
     parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 800)")
     parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 600)")
+    parser.add_argument("--periodicity-lags", type=int, default=None,
+                        help="autocorrelation lags the rhythm projector reads (default 90; 0 = the onsets only)")
     parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 1.0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -54,6 +56,8 @@ def main(argv=None) -> int:
         config.codec.steps = args.codec_steps
     if args.pretrain_steps:
         config.pretrain.steps = args.pretrain_steps
+    if args.periodicity_lags is not None:
+        config.periodicity_lags = args.periodicity_lags
     if args.encoder_steps:
         config.encoder_steps = args.encoder_steps
     report = run_proof(config, log=lambda line: print(line, flush=True))
@@ -68,7 +72,10 @@ def main(argv=None) -> int:
               f"{report['alignment'][name]:>6.3f} {report['tempo_ok'][name]:>6.2f}")
     f1 = report["f1"]
     ratio = f1["trained"] / max(f1["untrained"], 1e-9)
-    print(f"trained / untrained = {ratio:.2f}x; wall time {report['timings_s']['total_s']:.0f} s "
+    tempo = report["tempo_ok"]
+    print(f"tempo right: trained {tempo['trained']:.0%}, untrained {tempo['untrained']:.0%}, "
+          f"shuffled {tempo['shuffled']:.0%}, time-shuffled {tempo['time-shuffled']:.0%}")
+    print(f"trained / untrained F1 = {ratio:.2f}x; wall time {report['timings_s']['total_s']:.0f} s "
           f"({report['timings_s']}); report: {args.work / 'report.json'}")
     return 0
 

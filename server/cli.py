@@ -73,8 +73,12 @@ def cmd_encoders_init(args: argparse.Namespace) -> int:
     import torch
 
     torch.manual_seed(args.seed)
-    encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=args.projector,
-                                      hidden=args.hidden or (768 if backbone.text_dim >= 256 else 64)))
+    try:
+        encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=args.projector,
+                                          hidden=args.hidden or (768 if backbone.text_dim >= 256 else 64),
+                                          periodicity_lags=args.periodicity_lags))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     save_checkpoint(out, encoders, backbone.name, backbone.model_id, extra={"initialised": "random", "seed": args.seed})
     print(f"wrote {out}: {backbone.name} ({backbone.model_id}), {backbone.text_dim}-d, projector {args.projector}")
     return 0
@@ -368,7 +372,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          projector=args.projector, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, device=args.device or "cpu", resume=args.resume,
                          negative_objective=args.negative_objective, save_every=args.save_every,
-                         val_every=args.val_every)
+                         val_every=args.val_every, hidden=args.hidden, periodicity_lags=args.periodicity_lags)
     try:
         summary = train(config, log=lambda text: print(text, file=sys.stderr))
     except (ValueError, FileNotFoundError) as exc:
@@ -497,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--model", default="tiny", help="the backbone's model (default tiny)")
     init.add_argument("--projector", default="attn", choices=["mlp", "attn"])
     init.add_argument("--hidden", type=int, default=None, help="hidden width (default 768, 64 for tiny models)")
+    init.add_argument("--periodicity-lags", type=int, default=0, metavar="N",
+                      help="also give the rhythm projector the onsets' autocorrelation at lags 1..N (60 Hz samples; "
+                              "0 = the published input, the onsets only; the learning proof uses 90 = 1.5 s)")
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("-o", "--output", required=True, help="checkpoint file (.safetensors)")
     init.add_argument("--force", action="store_true")
@@ -532,6 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--data", required=True)
     trainer.add_argument("--out", required=True, help="checkpoint (.safetensors), written every --save-every steps")
     trainer.add_argument("--projector", default="attn", choices=["mlp", "attn"])
+    trainer.add_argument("--hidden", type=int, default=None, help="encoder width (default 768, 64 for tiny models)")
+    trainer.add_argument("--periodicity-lags", type=int, default=0, metavar="N",
+                         help="also give the rhythm projector the onsets' autocorrelation at lags 1..N (60 Hz samples; "
+                                 "0 = the published input, the onsets only; the learning proof uses 90 = 1.5 s)")
     trainer.add_argument("--steps", type=int, default=None)
     trainer.add_argument("--epochs", type=int, default=None, help="default 20 when --steps is not given")
     trainer.add_argument("--batch-size", type=int, default=4)

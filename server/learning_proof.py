@@ -43,7 +43,7 @@ from .backbones import GenerationRequest
 from .data import load_split
 from .data_synth import make_world
 from .metrics import DEFAULT_TOLERANCE, beat_scores, score_take
-from .ml.encoders import EncoderConfig, Encoders
+from .ml.encoders import Encoders
 from .ml.pretrain import CodecConfig, PretrainConfig, fit_codec, TinyMusicGenSpec, caption, load_pretrained, pretrain_lm, save_pretrained
 from .ml.pseudo_words import InjectionPlan
 from .train import TrainConfig, _audio, target_of, train
@@ -71,6 +71,10 @@ class ProofConfig:
     encoder_batch: int = 16
     encoder_lr: float = 1e-3
     projector: str = "attn"
+    #: The rhythm projector also reads the onsets' autocorrelation (``EncoderConfig.periodicity_lags``):
+    #: with the onsets alone (0) the encoders told the backbone the right tempo in 25 % of the
+    #: held-out takes, with 90 lags in 45 % (development runs, seed 0).
+    periodicity_lags: int = 90
     guidance: float = 1.0
     seed: int = 0
     tolerance: float = DEFAULT_TOLERANCE
@@ -161,7 +165,8 @@ def run_proof(config: ProofConfig, log=print) -> dict:
     summary = train(TrainConfig(backbone="musicgen", model=str(backbone_path), data=world, out=encoders_path,
                                 projector=config.projector, steps=config.encoder_steps,
                                 batch_size=config.encoder_batch, lr=config.encoder_lr, seed=config.seed,
-                                save_every=config.encoder_steps, val_every=max(config.encoder_steps // 4, 1)),
+                                save_every=config.encoder_steps, val_every=max(config.encoder_steps // 4, 1),
+                                periodicity_lags=config.periodicity_lags),
                     log=lambda line: _log_sparse(line, log),
                     backbone=backbone)
     timings["encoders_s"] = round(time.perf_counter() - t0, 1)
@@ -179,8 +184,7 @@ def run_proof(config: ProofConfig, log=print) -> dict:
     results["time-shuffled"] = _f1s(backbone, test, [_time_shuffled(r, rng) for r in own], log, "time-shuffled",
                                     config)
     torch.manual_seed(config.seed)
-    backbone.encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=config.projector,
-                                               hidden=backbone.encoders.config.hidden)).eval()
+    backbone.encoders = Encoders(replace(backbone.encoders.config)).eval()
     results["untrained"] = _f1s(backbone, test, own, log, "untrained", config)
     backbone.encoders = None
     captions = [caption(m.genre, meta[n]["bpm"], meta[n]["first_accent_s"], 2) for n, m, _ in test]

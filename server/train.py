@@ -49,6 +49,7 @@ class TrainConfig:
     save_every: int = 100
     val_every: int = 50
     hidden: int | None = None
+    periodicity_lags: int = 0
 
 
 @dataclass
@@ -187,7 +188,8 @@ def train(config: TrainConfig, log=print, backbone=None) -> dict:
         log(f"resuming at step {start}")
     else:
         hidden = config.hidden or (768 if backbone.text_dim >= 256 else 64)
-        encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=config.projector, hidden=hidden))
+        encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=config.projector, hidden=hidden,
+                                          periodicity_lags=config.periodicity_lags))
         encoders = encoders.to(config.device)
         state, start = None, 0
     for p in encoders.parameters():
