@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", type=int, default=None, help="paired clips for the encoders (default 400)")
     parser.add_argument("--pretrain-clips", type=int, default=None, help="music clips for the backbone (default 600)")
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
-    parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 800)")
+    parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 1600)")
     parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 600)")
     parser.add_argument("--periodicity-lags", type=int, default=None,
                         help="autocorrelation lags the rhythm projector reads (default 90; 0 = the onsets only)")

@@ -162,10 +162,12 @@ def _optimise(module: torch.nn.Module, optimizer, steps: int, step_loss, lr_at, 
 
 @dataclass
 class PretrainConfig:
-    steps: int = 800
+    # 1,600 steps, not 800: at 800 the LM followed the caption's tempo (65 % of held-out takes)
+    # but hardly its first beat (F1 at 70 ms 0.39); at 1,600, 70 % and 0.52 (development runs).
+    steps: int = 1600
     batch_size: int = 16
     lr: float = 2e-3
-    warmup: int = 100
+    warmup: int = 200
     caption_dropout: float = 0.2
     seed: int = 0
 
