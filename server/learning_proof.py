@@ -73,7 +73,7 @@ class ProofConfig:
     projector: str = "attn"
     #: The rhythm projector also reads the onsets' autocorrelation (``EncoderConfig.periodicity_lags``):
     #: with the onsets alone (0) the encoders told the backbone the right tempo in 25 % of the
-    #: held-out takes, with 90 lags in 45 % (development runs, seed 0).
+    #: held-out takes, with 90 lags in 45 % (development runs on an 800-step backbone, seed 0).
     periodicity_lags: int = 90
     guidance: float = 1.0
     seed: int = 0
