@@ -61,7 +61,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 def cmd_encoders_init(args: argparse.Namespace) -> int:
     """A randomly initialised encoder checkpoint matching a backbone (a starting point, and for tests)."""
     from .ml.checkpoint import save_checkpoint
-    from .ml.encoders import EncoderConfig, Encoders
+    from .ml.encoders import EncoderConfig, Encoders, default_hidden
 
     out = Path(args.output)
     if out.exists() and not args.force:
@@ -75,7 +75,7 @@ def cmd_encoders_init(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     try:
         encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=args.projector,
-                                          hidden=args.hidden or (768 if backbone.text_dim >= 256 else 64),
+                                          hidden=args.hidden or default_hidden(backbone.text_dim),
                                           periodicity_lags=args.periodicity_lags))
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -395,6 +395,10 @@ def cmd_addon_build(args: argparse.Namespace) -> int:
     return 0
 
 
+PERIODICITY_HELP = ("also give the rhythm projector the onsets' autocorrelation at lags 1..N (60 Hz samples; "
+                    "0 = the published input, the onsets only; the learning proof uses 90 = 1.5 s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionscore", description="Music whose beats follow the motion.")
     parser.add_argument("--version", action="version", version=f"motionscore {__version__}")
@@ -501,9 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--model", default="tiny", help="the backbone's model (default tiny)")
     init.add_argument("--projector", default="attn", choices=["mlp", "attn"])
     init.add_argument("--hidden", type=int, default=None, help="hidden width (default 768, 64 for tiny models)")
-    init.add_argument("--periodicity-lags", type=int, default=0, metavar="N",
-                      help="also give the rhythm projector the onsets' autocorrelation at lags 1..N (60 Hz samples; "
-                              "0 = the published input, the onsets only; the learning proof uses 90 = 1.5 s)")
+    init.add_argument("--periodicity-lags", type=int, default=0, metavar="N", help=PERIODICITY_HELP)
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("-o", "--output", required=True, help="checkpoint file (.safetensors)")
     init.add_argument("--force", action="store_true")
@@ -540,9 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--out", required=True, help="checkpoint (.safetensors), written every --save-every steps")
     trainer.add_argument("--projector", default="attn", choices=["mlp", "attn"])
     trainer.add_argument("--hidden", type=int, default=None, help="encoder width (default 768, 64 for tiny models)")
-    trainer.add_argument("--periodicity-lags", type=int, default=0, metavar="N",
-                         help="also give the rhythm projector the onsets' autocorrelation at lags 1..N (60 Hz samples; "
-                                 "0 = the published input, the onsets only; the learning proof uses 90 = 1.5 s)")
+    trainer.add_argument("--periodicity-lags", type=int, default=0, metavar="N", help=PERIODICITY_HELP)
     trainer.add_argument("--steps", type=int, default=None)
     trainer.add_argument("--epochs", type=int, default=None, help="default 20 when --steps is not given")
     trainer.add_argument("--batch-size", type=int, default=4)

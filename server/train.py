@@ -25,7 +25,7 @@ from motionscore.shared.rhythm import extract_rhythm
 from .backbones import GenerationRequest, load_backbone
 from .data import load_split
 from .ml.checkpoint import load_checkpoint, save_checkpoint
-from .ml.encoders import EncoderConfig, Encoders
+from .ml.encoders import EncoderConfig, Encoders, default_hidden
 
 
 @dataclass
@@ -170,6 +170,10 @@ def train(config: TrainConfig, log=print, backbone=None) -> dict:
     torch.manual_seed(config.seed)
     if backbone is None:
         backbone = load_backbone(config.backbone, model=config.model, device=config.device)
+    if not config.resume or not config.out.exists():  # checked before the slow target caching
+        fresh = EncoderConfig(dim=backbone.text_dim, projector=config.projector,
+                              hidden=config.hidden or default_hidden(backbone.text_dim),
+                              periodicity_lags=config.periodicity_lags)
     train_clips = load_clips(backbone, config.data, "train", config.negative_objective, log)
     val_clips = load_clips(backbone, config.data, "val", config.negative_objective, log)
     if not train_clips:
@@ -187,10 +191,7 @@ def train(config: TrainConfig, log=print, backbone=None) -> dict:
                              f"do not match; the run was interrupted while saving: start again without --resume")
         log(f"resuming at step {start}")
     else:
-        hidden = config.hidden or (768 if backbone.text_dim >= 256 else 64)
-        encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=config.projector, hidden=hidden,
-                                          periodicity_lags=config.periodicity_lags))
-        encoders = encoders.to(config.device)
+        encoders = Encoders(fresh).to(config.device)
         state, start = None, 0
     for p in encoders.parameters():
         p.requires_grad_(True)

@@ -104,4 +104,6 @@ def test_training_with_periodicity_writes_a_checkpoint_that_scores(tmp_path):
     assert out.is_file()
     bad = tmp_path / "bad.safetensors"
     assert main(["encoders", "init", "--backbone", "musicgen", "-o", str(bad), "--periodicity-lags", "400"]) == 2
+    assert main(["train", "--backbone", "musicgen", "--data", str(world), "--out", str(bad), "--steps", "1",
+                 "--periodicity-lags", "-1"]) == 2
     assert not bad.exists()

@@ -33,8 +33,19 @@ class EncoderConfig:
     periodicity_lags: int = 0
     genres: list[str] = field(default_factory=lambda: list(GENRE_CODES))
 
+    def __post_init__(self):
+        if self.projector not in PROJECTORS:
+            raise ValueError(f"projector must be one of {PROJECTORS}, got {self.projector!r}")
+        if not 0 <= self.periodicity_lags < self.seq_len:
+            raise ValueError(f"periodicity lags must be between 0 and {self.seq_len - 1}, got {self.periodicity_lags}")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def default_hidden(text_dim: int) -> int:
+    """The encoders' width for a backbone: the published 768, or 64 for the tiny test models."""
+    return 768 if text_dim >= 256 else 64
 
 
 def resample_onsets(seq: torch.Tensor, length: int) -> torch.Tensor:
@@ -83,11 +94,6 @@ class RhythmEncoder(nn.Module):
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
-        if config.projector not in PROJECTORS:
-            raise ValueError(f"projector must be one of {PROJECTORS}, got {config.projector!r}")
-        if not 0 <= config.periodicity_lags < config.seq_len:
-            raise ValueError(f"periodicity lags must be between 0 and {config.seq_len - 1}, "
-                             f"got {config.periodicity_lags}")
         self.config = config
         L, H, P = config.seq_len, config.hidden, config.periodicity_lags
         if config.projector == "mlp":
