@@ -170,10 +170,11 @@ def train(config: TrainConfig, log=print, backbone=None) -> dict:
     torch.manual_seed(config.seed)
     if backbone is None:
         backbone = load_backbone(config.backbone, model=config.model, device=config.device)
-    if not config.resume or not config.out.exists():  # checked before the slow target caching
-        fresh = EncoderConfig(dim=backbone.text_dim, projector=config.projector,
-                              hidden=config.hidden or default_hidden(backbone.text_dim),
-                              periodicity_lags=config.periodicity_lags)
+    resuming = config.resume and config.out.exists()
+    # Built (and so validated) before the slow target caching.
+    fresh = None if resuming else EncoderConfig(dim=backbone.text_dim, projector=config.projector,
+                                                hidden=config.hidden or default_hidden(backbone.text_dim),
+                                                periodicity_lags=config.periodicity_lags)
     train_clips = load_clips(backbone, config.data, "train", config.negative_objective, log)
     val_clips = load_clips(backbone, config.data, "val", config.negative_objective, log)
     if not train_clips:
@@ -181,7 +182,7 @@ def train(config: TrainConfig, log=print, backbone=None) -> dict:
     batch = min(config.batch_size, len(train_clips))
     per_epoch = math.ceil(len(train_clips) / batch)
     total = config.steps or per_epoch * (config.epochs or 20)
-    if config.resume and config.out.exists():
+    if resuming:
         ckpt = load_checkpoint(config.out, backbone=backbone.name, dim=backbone.text_dim, device=config.device)
         encoders = ckpt.encoders
         state = torch.load(_state_path(config.out), map_location=config.device, weights_only=True)

@@ -133,7 +133,7 @@ def _optimise(module: torch.nn.Module, optimizer, steps: int, step_loss, lr_at, 
     """The loop both pretraining stages share: ``steps`` optimiser steps on ``step_loss(step)``
     with ``module`` in train mode, an optional learning-rate schedule ``lr_at(step)`` and gradient
     clipping, a log line every ``every`` steps. Leaves the module frozen and in eval mode."""
-    params = [p for p in module.parameters()]
+    params = list(module.parameters())
     for p in params:
         p.requires_grad_(True)
     losses, started = [], time.perf_counter()
