@@ -70,6 +70,11 @@ def main(argv=None) -> int:
     for name in CONDITIONS:
         print(f"  {name:<14} {report['f1'][name]:>8.3f} {report['f1_70ms'][name]:>8.3f} "
               f"{report['alignment'][name]:>6.3f} {report['tempo_ok'][name]:>6.2f}")
+    print("trained minus each baseline, clip by clip (mean, bootstrap 95 % interval, Wilcoxon p):")
+    for metric, label in (("f1", f"F1@{config.tolerance:g}s"), ("f1_70ms", "F1@70ms"), ("tempo_ok", "tempo right")):
+        cells = [f"{name} {c['mean']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] p {c['p']:.3f}"
+                 for name, c in report["paired"][metric].items()]
+        print(f"  {label:<11} " + "; ".join(cells))
     f1 = report["f1"]
     ratio = f1["trained"] / max(f1["untrained"], 1e-9)
     tempo = report["tempo_ok"]
