@@ -27,7 +27,7 @@ from motionscore.server.ml.pretrain import CodecConfig, PretrainConfig
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="folder for the world, models and report")
-    parser.add_argument("--clips", type=int, default=None, help="paired clips for the encoders (default 400)")
+    parser.add_argument("--clips", type=int, default=None, help="paired clips for the encoders (default 1200)")
     parser.add_argument("--pretrain-clips", type=int, default=None, help="music clips for the backbone (default 600)")
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
     parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 1600)")

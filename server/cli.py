@@ -76,7 +76,7 @@ def cmd_encoders_init(args: argparse.Namespace) -> int:
     try:
         encoders = Encoders(EncoderConfig(dim=backbone.text_dim, projector=args.projector,
                                           hidden=args.hidden or default_hidden(backbone.text_dim),
-                                          periodicity_lags=args.periodicity_lags, beat_codes=args.beat_codes))
+                                          periodicity_lags=args.periodicity_lags))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     save_checkpoint(out, encoders, backbone.name, backbone.model_id, extra={"initialised": "random", "seed": args.seed})
@@ -372,8 +372,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          projector=args.projector, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, seed=args.seed, device=args.device or "cpu", resume=args.resume,
                          negative_objective=args.negative_objective, save_every=args.save_every,
-                         val_every=args.val_every, hidden=args.hidden, periodicity_lags=args.periodicity_lags,
-                         beat_codes=args.beat_codes)
+                         val_every=args.val_every, hidden=args.hidden, periodicity_lags=args.periodicity_lags)
     try:
         summary = train(config, log=lambda text: print(text, file=sys.stderr))
     except (ValueError, FileNotFoundError) as exc:
@@ -398,8 +397,6 @@ def cmd_addon_build(args: argparse.Namespace) -> int:
 
 PERIODICITY_HELP = ("also give the rhythm projector the onsets' autocorrelation at lags 1..N (60 Hz samples; "
                     "0 = the published input, the onsets only; the learning proof uses 90 = 1.5 s)")
-BEAT_CODES_HELP = ("also give the rhythm projector the motion's kinematic tempo and first beat as soft one-hot codes "
-                   "(off = the published input; the learning proof turns it on)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -509,7 +506,6 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--projector", default="attn", choices=["mlp", "attn"])
     init.add_argument("--hidden", type=int, default=None, help="hidden width (default 768, 64 for tiny models)")
     init.add_argument("--periodicity-lags", type=int, default=0, metavar="N", help=PERIODICITY_HELP)
-    init.add_argument("--beat-codes", action="store_true", help=BEAT_CODES_HELP)
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("-o", "--output", required=True, help="checkpoint file (.safetensors)")
     init.add_argument("--force", action="store_true")
@@ -547,7 +543,6 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--projector", default="attn", choices=["mlp", "attn"])
     trainer.add_argument("--hidden", type=int, default=None, help="encoder width (default 768, 64 for tiny models)")
     trainer.add_argument("--periodicity-lags", type=int, default=0, metavar="N", help=PERIODICITY_HELP)
-    trainer.add_argument("--beat-codes", action="store_true", help=BEAT_CODES_HELP)
     trainer.add_argument("--steps", type=int, default=None)
     trainer.add_argument("--epochs", type=int, default=None, help="default 20 when --steps is not given")
     trainer.add_argument("--batch-size", type=int, default=4)

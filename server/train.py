@@ -50,7 +50,6 @@ class TrainConfig:
     val_every: int = 50
     hidden: int | None = None
     periodicity_lags: int = 0
-    beat_codes: bool = False
 
 
 @dataclass
@@ -175,8 +174,7 @@ def train(config: TrainConfig, log=print, backbone=None) -> dict:
     # Built (and so validated) before the slow target caching.
     fresh = None if resuming else EncoderConfig(dim=backbone.text_dim, projector=config.projector,
                                                 hidden=config.hidden or default_hidden(backbone.text_dim),
-                                                periodicity_lags=config.periodicity_lags,
-                                                beat_codes=config.beat_codes)
+                                                periodicity_lags=config.periodicity_lags)
     train_clips = load_clips(backbone, config.data, "train", config.negative_objective, log)
     val_clips = load_clips(backbone, config.data, "val", config.negative_objective, log)
     if not train_clips:

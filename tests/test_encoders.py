@@ -1,9 +1,7 @@
-"""The rhythm projector's extra inputs, the periodicity (onset autocorrelation) and the beat codes
-(kinematic tempo and first beat): what they measure, on synthetic pulse trains and on real AIST++
-dance, and how they travel through training, checkpoints, generation and the CLI."""
+"""The rhythm projector's periodicity input (onset autocorrelation): what it measures, on synthetic
+pulse trains and on real AIST++ dance, and how it travels through training, checkpoints and the CLI."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ torch = pytest.importorskip("torch")
 
 from motionscore.server.ml.encoders import EncoderConfig, Encoders, onset_periodicity  # noqa: E402
 
-EXAMPLE_DANCE = Path(__file__).resolve().parents[1] / "examples" / "dance.npz"
 SEQ = 303  # the projector's input length: 5.12 s of onsets at 60 Hz
 
 
@@ -110,72 +107,3 @@ def test_training_with_periodicity_writes_a_checkpoint_that_scores(tmp_path):
     assert main(["train", "--backbone", "musicgen", "--data", str(world), "--out", str(bad), "--steps", "1",
                  "--periodicity-lags", "-1"]) == 2
     assert not bad.exists()
-
-
-@settings(max_examples=100, deadline=None)
-@given(bpm=st.floats(60.0, 200.0), first=st.floats(0.0, 1.0))
-def test_beat_codes_peak_at_the_tempo_and_first_beat(bpm, first):
-    """The tempo code's strongest bin is the centre nearest the tempo, the first-beat code's the
-    centre nearest the first beat; every entry is in [0, 1]."""
-    from motionscore.server.ml.encoders import FIRST_BEAT_CENTRES_S, TEMPO_CENTRES_BPM, beat_codes
-
-    codes = beat_codes(torch.tensor([[bpm, first]]))[0].numpy()
-    tempo, start = codes[:len(TEMPO_CENTRES_BPM)], codes[len(TEMPO_CENTRES_BPM):]
-    assert codes.min() >= 0.0 and codes.max() <= 1.0
-    assert abs(TEMPO_CENTRES_BPM[int(tempo.argmax())] - bpm) <= 2.5 / 2 + 1e-4
-    assert abs(FIRST_BEAT_CENTRES_S[int(start.argmax())] - first) <= 0.02 + 1e-6
-    # Close tempi get close codes, distant ones different codes: what the encoder can tell apart.
-    near = beat_codes(torch.tensor([[bpm + 0.5, first]]))[0].numpy()
-    assert np.abs(near - codes).max() < 0.25
-
-
-def test_beat_inputs_of_a_static_motion_are_nan_and_code_to_zeros():
-    from motionscore.server.ml.encoders import beat_codes, beat_inputs
-    from motionscore.shared.rhythm import Rhythm
-
-    moving = Rhythm(envelope=np.ones(10, np.float32), binary=np.ones(10, np.uint8), onset_times=np.array([0.1]),
-                    beat_times=np.array([0.25, 0.75]), tempo_bpm=120.0, duration=1.0)
-    still = Rhythm(envelope=np.zeros(10, np.float32), binary=np.zeros(10, np.uint8), onset_times=np.zeros(0),
-                   beat_times=np.zeros(0), tempo_bpm=None, duration=1.0)
-    beats = beat_inputs([moving, still])
-    assert beats.shape == (2, 2) and beats[0].tolist() == [120.0, 0.25] and torch.isnan(beats[1]).all()
-    codes = beat_codes(beats)
-    assert torch.equal(codes[1], torch.zeros_like(codes[1])) and float(codes[0].max()) > 0.9
-
-
-@pytest.mark.parametrize("projector", ["attn", "mlp"])
-def test_encoders_with_beat_codes_follow_the_tempo_and_need_it(projector):
-    """Same onsets, different kinematic tempo: different ``*`` vectors; without beats: a clear error."""
-    torch.manual_seed(0)
-    encoders = Encoders(EncoderConfig(dim=32, hidden=64, projector=projector, beat_codes=True)).eval()
-    onsets = torch.cat([_pulse_train(30, 3), _pulse_train(30, 3)])
-    out = encoders(onsets, ["gHO", "gHO"], torch.tensor([[120.0, 0.05], [90.0, 0.05]]))
-    assert out.shape == (2, 2, 32) and torch.isfinite(out).all()
-    assert not torch.allclose(out[0, 0], out[1, 0])
-    assert torch.allclose(out[0, 1], out[1, 1])  # the genre's vector does not depend on the rhythm
-    with pytest.raises(ValueError, match="tempo and first beat"):
-        encoders(onsets, ["gHO", "gHO"])
-
-
-def test_training_with_beat_codes_writes_a_checkpoint_that_scores(tmp_path):
-    """`train --beat-codes`: the checkpoint says so, and generation feeds it the motion's beats."""
-    from motionscore.server.data_synth import make_world
-
-    world = tmp_path / "world"
-    make_world(world, clips=4, seed=2, seconds=2.0, sample_rate=16000, val_fraction=0.25)
-    ckpt = tmp_path / "enc.safetensors"
-    assert main(["train", "--backbone", "musicgen", "--data", str(world), "--out", str(ckpt), "--steps", "2",
-                 "--batch-size", "2", "--beat-codes"]) == 0
-    from safetensors import safe_open
-
-    with safe_open(str(ckpt), "pt") as f:
-        assert json.loads(f.metadata()["encoder_config"])["beat_codes"] is True
-    for motion in (next((world / "val").glob("*.npz")), EXAMPLE_DANCE):  # 2 s, and 16 s: beats per window
-        out = tmp_path / f"{motion.stem}.wav"
-        assert main(["score", str(motion), "-o", str(out), "--backbone", "musicgen", "--model", "tiny",
-                     "--encoders", str(ckpt), "-q"]) == 0
-        assert out.is_file()
-    init = tmp_path / "init.safetensors"
-    assert main(["encoders", "init", "--backbone", "musicgen", "-o", str(init), "--beat-codes"]) == 0
-    with safe_open(str(init), "pt") as f:
-        assert json.loads(f.metadata()["encoder_config"])["beat_codes"] is True

@@ -10,7 +10,7 @@ import torch
 from motionscore.shared.genres import GENRE_NAMES
 
 from ..ml.checkpoint import load_checkpoint, load_released
-from ..ml.encoders import beat_inputs, resample_onsets
+from ..ml.encoders import resample_onsets
 from motionscore.shared.prompts import build_prompt, fill
 from .base import Generation, GenerationRequest, ProgressFn, no_progress
 from .windows import join_windows, plan_windows
@@ -72,20 +72,16 @@ class MLBackboneMixin:
                 for r in rhythms]
         return torch.cat(rows)
 
-    def _encode_rhythms(self, rhythms, genres) -> torch.Tensor:
-        beats = beat_inputs(rhythms).to(self.device) if self.encoders.config.beat_codes else None
-        return self.encoders(self._sequences(rhythms), genres, beats)
-
     def encode(self, requests: list[GenerationRequest], grad: bool = False):
         """(vectors (B, 2, D), negative (B, 2, D) or None), or (None, None) without encoders."""
         if self.encoders is None:
             return None, None
         genres = [r.genre for r in requests]
         with torch.set_grad_enabled(grad or torch.is_grad_enabled()):
-            vectors = self._encode_rhythms([r.rhythm for r in requests], genres)
+            vectors = self.encoders(self._sequences([r.rhythm for r in requests]), genres)
             negative = None
             if all(r.negative_rhythm is not None for r in requests):
-                negative = self._encode_rhythms([r.negative_rhythm for r in requests], genres)
+                negative = self.encoders(self._sequences([r.negative_rhythm for r in requests]), genres)
         return vectors, negative
 
     def notes(self, request: GenerationRequest) -> list[str]:

@@ -31,9 +31,6 @@ class EncoderConfig:
     #: Autocorrelation lags (60 Hz samples) of the onset sequence given to the projector next to the
     #: sequence itself; 0 = the published input (the sequence only). See :func:`onset_periodicity`.
     periodicity_lags: int = 0
-    #: Also give the projector the kinematic tempo and first beat (``Rhythm.tempo_bpm`` and
-    #: ``beat_times[0]``) as soft one-hot codes (:func:`beat_codes`); False = the published input.
-    beat_codes: bool = False
     genres: list[str] = field(default_factory=lambda: list(GENRE_CODES))
 
     def __post_init__(self):
@@ -83,38 +80,6 @@ def onset_periodicity(seq: torch.Tensor, lags: int, blur: float = 2.0) -> torch.
     return torch.stack([(smooth[:, k:] * smooth[:, :-k]).sum(-1) for k in range(1, lags + 1)], dim=-1) / energy
 
 
-#: Centres of the tempo code (BPM) and of the first-beat code (seconds); each code is a row of
-#: Gaussian bumps one bin wide, so a tempo between two centres lights both.
-TEMPO_CENTRES_BPM = tuple(60.0 + 2.5 * i for i in range(57))          # 60 ... 200 BPM
-FIRST_BEAT_CENTRES_S = tuple(0.04 * i for i in range(26))              # 0 ... 1 s
-BEAT_CODE_SIZE = len(TEMPO_CENTRES_BPM) + len(FIRST_BEAT_CENTRES_S)
-
-
-def beat_inputs(rhythms) -> torch.Tensor:
-    """(B, 2) float32 [tempo (BPM), first kinematic beat (s)] of B ``Rhythm`` objects; NaN where a
-    rhythm has no beats (a static motion)."""
-    rows = [[r.tempo_bpm, float(r.beat_times[0])] if r.tempo_bpm and len(r.beat_times) else [float("nan")] * 2
-            for r in rhythms]
-    return torch.tensor(rows, dtype=torch.float32).reshape(len(rows), 2)
-
-
-def beat_codes(beats: torch.Tensor) -> torch.Tensor:
-    """(B, 2) [tempo BPM, first beat s] -> (B, BEAT_CODE_SIZE) soft one-hot codes in [0, 1].
-
-    The encoder then only has to learn what to write for each tempo and first beat, the way the
-    backbone learned a word per 5 BPM and per 40 ms; reading a precise tempo off the onsets
-    themselves (the autocorrelation is quantised to whole 60 Hz lags, 3-4 % at 120-160 BPM) took
-    more data than the proof has. Rows with NaN (no beats) are all zeros.
-    """
-    def bumps(values, centres):
-        centres = torch.tensor(centres, dtype=values.dtype, device=values.device)
-        width = centres[1] - centres[0]
-        code = torch.exp(-0.5 * ((values[:, None] - centres[None]) / width) ** 2)
-        return torch.nan_to_num(code, nan=0.0)
-
-    return torch.cat([bumps(beats[:, 0], TEMPO_CENTRES_BPM), bumps(beats[:, 1], FIRST_BEAT_CENTRES_S)], dim=-1)
-
-
 class RhythmEncoder(nn.Module):
     """Rhythm sequence -> one token embedding (B, dim).
 
@@ -124,49 +89,35 @@ class RhythmEncoder(nn.Module):
     sequence's per-step tokens (self/cross attention) -> Linear(H, dim).
 
     With ``periodicity_lags`` P > 0 the first Linear reads L + P inputs: the sequence and its
-    :func:`onset_periodicity`; with ``beat_codes`` it also reads the :func:`beat_codes` (C inputs).
+    :func:`onset_periodicity`.
     """
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.config = config
         L, H, P = config.seq_len, config.hidden, config.periodicity_lags
-        C = BEAT_CODE_SIZE if config.beat_codes else 0
         if config.projector == "mlp":
             self.net = nn.Sequential(nn.LayerNorm(L + P), nn.Linear(L + P, H), nn.SiLU(), nn.Linear(H, H), nn.SiLU(),
                                      nn.Linear(H, config.dim))
-            self.code_in = nn.Linear(C, H, bias=False) if C else None
         else:
             self.position = nn.Parameter(torch.zeros(L))
             self.norm = nn.LayerNorm(L)
             self.period_norm = nn.LayerNorm(P) if P else None
-            self.proj = nn.Sequential(nn.Linear(L + P + C, H), nn.Dropout(config.dropout), nn.SiLU(), nn.Linear(H, H))
+            self.proj = nn.Sequential(nn.Linear(L + P, H), nn.Dropout(config.dropout), nn.SiLU(), nn.Linear(H, H))
             self.step_embed = nn.Linear(1, H)
             self.step_position = nn.Parameter(torch.randn(L, H) * 0.02)
             self.attn = nn.MultiheadAttention(H, config.heads, dropout=config.dropout, batch_first=True)
             self.out_norm = nn.LayerNorm(H)
             self.out = nn.Linear(H, config.dim)
 
-    def forward(self, rhythm: torch.Tensor, beats: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N) onsets [+ (B, 2) :func:`beat_inputs` when ``beat_codes``] -> (B, dim)."""
+    def forward(self, rhythm: torch.Tensor) -> torch.Tensor:
         seq = resample_onsets(rhythm.float(), self.config.seq_len)
         lags = self.config.periodicity_lags
-        codes = None
-        if self.config.beat_codes:
-            if beats is None:
-                raise ValueError("these encoders read the kinematic tempo and first beat: pass beats (B, 2)")
-            codes = beat_codes(beats.to(seq.device, seq.dtype))
         if self.config.projector == "mlp":
-            features = torch.cat([seq, onset_periodicity(seq, lags)], dim=-1) if lags else seq
-            if codes is None:
-                return self.net(features)
-            hidden = self.net[1](self.net[0](features)) + self.code_in(codes)
-            return self.net[3:](self.net[2](hidden))
+            return self.net(torch.cat([seq, onset_periodicity(seq, lags)], dim=-1) if lags else seq)
         features = self.norm(seq + self.position)
         if lags:
             features = torch.cat([features, self.period_norm(onset_periodicity(seq, lags))], dim=-1)
-        if codes is not None:
-            features = torch.cat([features, codes], dim=-1)
         query = self.proj(features)[:, None, :]                                   # (B, 1, H)
         steps = self.step_embed(seq[..., None]) + self.step_position[None]        # (B, L, H)
         tokens = torch.cat([query, steps], dim=1)
@@ -211,7 +162,6 @@ class Encoders(nn.Module):
         return torch.tensor([self.config.genres.index(c) if c in self.config.genres else -1 for c in codes],
                             device=device)
 
-    def forward(self, rhythm: torch.Tensor, genres: list[str | None], beats: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N) sequences + B genre codes [+ (B, 2) :func:`beat_inputs`] -> (B, 2, dim): row 0 for
-        ``*``, row 1 for ``@``."""
-        return torch.stack([self.rhythm(rhythm, beats), self.genre(self.genre_index(genres))], dim=1)
+    def forward(self, rhythm: torch.Tensor, genres: list[str | None]) -> torch.Tensor:
+        """(B, N) sequences + B genre codes -> (B, 2, dim): row 0 for ``*``, row 1 for ``@``."""
+        return torch.stack([self.rhythm(rhythm), self.genre(self.genre_index(genres))], dim=1)
