@@ -7,7 +7,7 @@ prints beat F1 (0.2 s) on held-out motions for trained / untrained / shuffled-rh
     .venv/bin/python benchmarks/learning_proof.py --work /tmp/motionscore-proof
     .venv/bin/python benchmarks/learning_proof.py --work /tmp/p --quick   # a smoke run, ~1 min
 
-The full run takes about 20 minutes on 2 CPU cores; figures go to stdout and WORK/report.json.
+The full run takes about 35 minutes on 2 CPU cores; figures go to stdout and WORK/report.json.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from motionscore.server.ml.pretrain import CodecConfig, PretrainConfig
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="folder for the world, models and report")
-    parser.add_argument("--clips", type=int, default=None, help="paired clips for the encoders (default 1200)")
+    parser.add_argument("--clips", type=int, default=None, help="paired clips for the encoders (default 2400)")
     parser.add_argument("--pretrain-clips", type=int, default=None, help="music clips for the backbone (default 600)")
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
     parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 1600)")
-    parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 600)")
+    parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 1200)")
     parser.add_argument("--periodicity-lags", type=int, default=None,
                         help="autocorrelation lags the rhythm projector reads (default 90; 0 = the onsets only)")
     parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 1.0)")

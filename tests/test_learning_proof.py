@@ -137,7 +137,7 @@ def test_a_foreign_safetensors_file_is_refused(tmp_path):
 
 
 def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
-    config = ProofConfig(work=tmp_path / "proof", clips=12, pretrain_clips=6, seconds=2.0, spec=SMALL, codec=CodecConfig(steps=3, batch_size=2),
+    config = ProofConfig(work=tmp_path / "proof", clips=12, val_fraction=0.05, test_fraction=0.15, pretrain_clips=6, seconds=2.0, spec=SMALL, codec=CodecConfig(steps=3, batch_size=2),
                          pretrain=PretrainConfig(steps=6, batch_size=4, warmup=2), encoder_steps=4, encoder_batch=4)
     lines = []
     report = run_proof(config, log=lines.append)
