@@ -1,6 +1,6 @@
 """The learning proof's pieces: captions, tiny-backbone pretraining and its file, the end-to-end runner.
 
-The proof's *numbers* come from ``benchmarks/learning_proof.py`` (about 20 minutes on 2 cores);
+The proof's *numbers* come from ``benchmarks/learning_proof.py`` (about 35 minutes on 2 cores);
 these tests check that every step runs and does what it says on a world small enough for CI.
 """
 
@@ -17,7 +17,8 @@ from motionscore.shared.genres import GENRE_CODES
 
 torch = pytest.importorskip("torch")
 
-from motionscore.server.learning_proof import CONDITIONS, METRICS, ProofConfig, run_proof  # noqa: E402
+from motionscore.server.learning_proof import (  # noqa: E402
+    BASELINES, CONDITIONS, METRICS, ProofConfig, paired_comparison, run_proof)
 from motionscore.server.ml.pretrain import (  # noqa: E402
     CodecConfig, PretrainConfig, TinyMusicGenSpec, caption, fit_codec, load_pretrained, onset_word, pretrain_lm,
     save_pretrained, tempo_word)
@@ -137,7 +138,8 @@ def test_a_foreign_safetensors_file_is_refused(tmp_path):
 
 
 def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
-    config = ProofConfig(work=tmp_path / "proof", clips=12, val_fraction=0.05, test_fraction=0.15, pretrain_clips=6, seconds=2.0, spec=SMALL, codec=CodecConfig(steps=3, batch_size=2),
+    config = ProofConfig(work=tmp_path / "proof", clips=12, val_fraction=0.05, test_fraction=0.15, pretrain_clips=6,
+                         seconds=2.0, spec=SMALL, codec=CodecConfig(steps=3, batch_size=2),
                          pretrain=PretrainConfig(steps=6, batch_size=4, warmup=2), encoder_steps=4, encoder_batch=4)
     lines = []
     report = run_proof(config, log=lines.append)
@@ -147,6 +149,11 @@ def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
     assert report["held_out_clips"] == 2 and report["train_clips"] == 9 and report["pretrain_clips"] == 6
     assert report["f1"]["world music"] > 0.5  # the world's own music follows its dances
     assert report["encoder_training"]["steps"] == 4
+    # Paired statistics for every measure against every baseline, over the held-out clips.
+    assert set(report["paired"]) == set(METRICS)
+    for metric in METRICS:
+        assert set(report["paired"][metric]) == set(BASELINES)
+        assert all(c["clips"] == 2 and 0.0 <= c["p"] <= 1.0 for c in report["paired"][metric].values())
     assert any(line.startswith("trained: F1") for line in lines)
     # The encoders' checkpoint names the pretrained backbone file they were trained against.
     from motionscore.server.ml.checkpoint import load_checkpoint
@@ -164,3 +171,32 @@ def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
     run_proof(config, log=lines.append)
     assert any("reusing the synthetic world" in line for line in lines)
     assert np.isfinite(report["pretrain_loss"]["last"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(base=st.lists(st.floats(0.0, 1.0), min_size=8, max_size=60),
+       gain=st.one_of(st.just(0.0), st.floats(1e-3, 0.5), st.floats(-0.5, -1e-3)), seed=st.integers(0, 99))
+def test_paired_comparison_reports_a_constant_gain_exactly(base, gain, seed):
+    """Trained = baseline + gain on every clip: the mean difference is the gain, its interval is
+    the gain, and a non-zero gain on 8 or more clips is significant (all signs agree)."""
+    trained = [b + gain for b in base]
+    c = paired_comparison(trained, base, seed=seed, resamples=500)
+    assert c["clips"] == len(base)
+    assert c["mean"] == pytest.approx(gain, abs=1e-4)
+    assert c["ci95"][0] == pytest.approx(gain, abs=1e-4) and c["ci95"][1] == pytest.approx(gain, abs=1e-4)
+    if gain:
+        assert c["p"] < 0.01
+    else:
+        assert c["p"] == 1.0
+
+
+def test_paired_comparison_of_noise_is_not_significant_and_its_interval_covers_zero():
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.5, 1.0, 200)
+    noise = rng.normal(0.0, 0.1, 200)
+    c = paired_comparison(list(base + noise - noise.mean()), list(base))  # no gain at all
+    assert c["ci95"][0] < 0.0 < c["ci95"][1] and c["p"] > 0.05
+    shifted = paired_comparison(list(base + 0.05 + rng.normal(0.0, 0.1, 200)), list(base))
+    assert shifted["ci95"][0] > 0.0 and shifted["p"] < 0.001
+    with pytest.raises(ValueError, match="no clips"):
+        paired_comparison([], [])
