@@ -66,13 +66,14 @@ def main(argv=None) -> int:
     (args.work / "report.json").write_text(json.dumps(report, indent=1))
     print(f"\non {report['held_out_clips']} held-out motions (backbone pretrained on {report['pretrain_clips']} other "
           f"clips, encoders trained on {report['train_clips']}):")
-    print(f"  {'condition':<14} {'F1@' + format(config.tolerance, 'g') + 's':>8} {'F1@70ms':>8} {'align':>6} {'tempo':>6}")
+    print(f"  {'condition':<16} {'F1@' + format(config.tolerance, 'g') + 's':>8} {'F1@70ms':>8} {'align':>6} {'tempo':>6}")
     for name in CONDITIONS:
-        print(f"  {name:<14} {report['f1'][name]:>8.3f} {report['f1_70ms'][name]:>8.3f} "
+        print(f"  {name:<16} {report['f1'][name]:>8.3f} {report['f1_70ms'][name]:>8.3f} "
               f"{report['alignment'][name]:>6.3f} {report['tempo_ok'][name]:>6.2f}")
     print("trained minus each baseline, clip by clip (mean, bootstrap 95 % interval, Wilcoxon p):")
     for metric, label in (("f1", f"F1@{config.tolerance:g}s"), ("f1_70ms", "F1@70ms"), ("tempo_ok", "tempo right")):
-        cells = [f"{name} {c['mean']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] p {c['p']:.3f}"
+        cells = [f"{name} {c['mean']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] "
+                 + (f"p {c['p']:.3f}" if c["p"] >= 0.001 else "p < 0.001")
                  for name, c in report["paired"][metric].items()]
         print(f"  {label:<11} " + "; ".join(cells))
     f1 = report["f1"]
