@@ -100,6 +100,34 @@ def _world(config: ProofConfig, name: str, clips: int, seed: int, val: float, te
     return json.loads(meta_path.read_text())
 
 
+def _pretrained_backbone(config: ProofConfig, pre_world: Path, pre_meta: dict, path: Path, log) -> dict:
+    """Fit the codec and pretrain the LM on ``pre_world``'s captioned music, save the backbone to
+    ``path``; or reuse ``path`` when WORK/backbone.json says it was made with the same settings from
+    the same world (a rerun then costs the encoders and the evaluation only). Returns the LM's
+    pretraining loss {"first", "last", "reused"} (means of the first and last 20 steps)."""
+    stamp = {"spec": asdict(config.spec), "codec": asdict(config.codec), "pretrain": asdict(config.pretrain),
+             "world": json.loads((config.work / "pretrain-world.json").read_text())}
+    stamp_path = config.work / "backbone.json"
+    if path.exists() and stamp_path.exists():
+        saved = json.loads(stamp_path.read_text())
+        if saved.get("stamp") == json.loads(json.dumps(stamp)):
+            log(f"reusing the pretrained backbone {path} (delete it to pretrain again)")
+            return {**saved["pretrain_loss"], "reused": True}
+    from .backbones.musicgen import MusicGenBackbone
+
+    backbone = MusicGenBackbone.from_musicgen(config.spec.build(), model_id=str(path))
+    music = load_split(pre_world, "train") + load_split(pre_world, "val")
+    fit_codec(backbone, [_audio(audio, backbone.mg.sample_rate) for _, _, audio in music], config.codec, log)
+    codes = [target_of(backbone, audio) for _, _, audio in music]
+    losses = pretrain_lm(backbone, codes, [m.genre for _, m, _ in music], [pre_meta[n]["bpm"] for n, _, _ in music],
+                         [pre_meta[n]["first_accent_s"] for n, _, _ in music], config.pretrain, log)
+    stamp_path.unlink(missing_ok=True)  # never a stamp that vouches for a half-written backbone
+    save_pretrained(backbone, config.spec, path)
+    pretrain_loss = {"first": round(float(np.mean(losses[:20])), 3), "last": round(float(np.mean(losses[-20:])), 3)}
+    stamp_path.write_text(json.dumps({"stamp": stamp, "pretrain_loss": pretrain_loss}))
+    return {**pretrain_loss, "reused": False}
+
+
 def _time_shuffled(rhythm: Rhythm, rng: np.random.Generator) -> Rhythm:
     return replace(rhythm, binary=rng.permutation(rhythm.binary))
 
@@ -150,15 +178,7 @@ def run_proof(config: ProofConfig, log=print) -> dict:
     # 1. pretrain the backbone on captioned training music
     t0 = time.perf_counter()
     backbone_path = config.work / "backbone.safetensors"
-    from .backbones.musicgen import MusicGenBackbone
-
-    backbone = MusicGenBackbone.from_musicgen(config.spec.build(), model_id=str(backbone_path))
-    music = load_split(pre_world, "train") + load_split(pre_world, "val")
-    fit_codec(backbone, [_audio(audio, backbone.mg.sample_rate) for _, _, audio in music], config.codec, log)
-    codes = [target_of(backbone, audio) for _, _, audio in music]
-    losses = pretrain_lm(backbone, codes, [m.genre for _, m, _ in music], [pre_meta[n]["bpm"] for n, _, _ in music],
-                         [pre_meta[n]["first_accent_s"] for n, _, _ in music], config.pretrain, log)
-    save_pretrained(backbone, config.spec, backbone_path)
+    pretrain_loss = _pretrained_backbone(config, pre_world, pre_meta, backbone_path, log)
     timings["pretrain_s"] = round(time.perf_counter() - t0, 1)
 
     # 2. train the encoders against the frozen backbone, through the product's training loop
@@ -205,10 +225,9 @@ def run_proof(config: ProofConfig, log=print) -> dict:
 
     table = {metric: {k: round(float(np.mean([float(r[metric] or 0.0) for r in results[k]])), 3) for k in CONDITIONS}
              for metric in METRICS}
-    return {**table, "held_out_clips": len(test), "pretrain_clips": len(music),
+    return {**table, "held_out_clips": len(test), "pretrain_clips": len(pre_meta),
             "train_clips": sum(entry["split"] == "train" for entry in meta.values()),
-            "pretrain_loss": {"first": round(float(np.mean(losses[:20])), 3),
-                              "last": round(float(np.mean(losses[-20:])), 3)},
+            "pretrain_loss": pretrain_loss,
             "paired": paired_table(results, config.seed), "encoder_training": summary, "timings_s": timings,
             "config": json.loads(json.dumps(asdict(config), default=str)), "per_clip": results}
 

@@ -5,6 +5,7 @@ these tests check that every step runs and does what it says on a world small en
 """
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -166,10 +167,20 @@ def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
     assert main(["score", str(motion), "--backbone", "musicgen", "--model", str(tmp_path / "proof" / "backbone.safetensors"),
                  "--encoders", str(tmp_path / "proof" / "encoders.safetensors"), "-o", str(out)]) == 0
     assert out.exists()
-    # A second run reuses the world instead of remaking it.
+    # A second run reuses the worlds and the pretrained backbone instead of remaking them...
+    assert report["pretrain_loss"]["reused"] is False
     lines.clear()
-    run_proof(config, log=lines.append)
+    again = run_proof(config, log=lines.append)
     assert any("reusing the synthetic world" in line for line in lines)
+    assert any("reusing the pretrained backbone" in line for line in lines)
+    assert not any(line.startswith("pretrain step") for line in lines)
+    assert again["pretrain_loss"] == {**report["pretrain_loss"], "reused": True}
+    assert again["f1"]["world music"] == report["f1"]["world music"]
+    # ...but not one pretrained with other settings.
+    lines.clear()
+    run_proof(replace(config, pretrain=PretrainConfig(steps=7, batch_size=4, warmup=2)), log=lines.append)
+    assert not any("reusing the pretrained backbone" in line for line in lines)
+    assert any(line.startswith("pretrain step 7/7") for line in lines)
     assert np.isfinite(report["pretrain_loss"]["last"])
 
 
