@@ -340,8 +340,10 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
             raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(args, name)}")
     if args.val_fraction + args.test_fraction >= 1:
         raise UserError("--val-fraction + --test-fraction must leave clips for train/")
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
     counts = make_world(out, args.clips, seed=args.seed, seconds=args.seconds, val_fraction=args.val_fraction,
-                        test_fraction=args.test_fraction,
+                        test_fraction=args.test_fraction, workers=args.workers,
                         progress=lambda i, n: show(i / n, f"clip {i}/{n}"))
     print(f"wrote {sum(counts.values())} clips to {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
@@ -523,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     world.add_argument("--seconds", type=float, default=5.12, help="clip length (default 5.12)")
     world.add_argument("--val-fraction", type=float, default=0.15, help="share of clips in val/ (default 0.15)")
     world.add_argument("--test-fraction", type=float, default=0.0, help="share of clips in test/ (default 0)")
+    world.add_argument("--workers", type=int, default=1, help="processes rendering clips (default 1; same files)")
     world.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     world.set_defaults(func=cmd_data_synth)
     aist = data_sub.add_parser("import-aist", help="AIST++ 2D keypoints + music -> a data folder")

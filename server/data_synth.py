@@ -9,6 +9,7 @@ learning proof writes its pretraining captions from it.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -23,33 +24,67 @@ from .backbones import GenerationRequest, load_backbone
 from .synthetic_dance import beat_times, synthetic_dance
 
 
-def make_world(out: Path, clips: int, seed: int = 0, seconds: float = 5.12, sample_rate: int = 32000,
-               val_fraction: float = 0.15, test_fraction: float = 0.0, progress=None) -> dict[str, int]:
-    """Write ``clips`` pairs split into train/val (and test when ``test_fraction`` > 0); returns
-    counts per split."""
+@functools.lru_cache(maxsize=1)
+def _synth():
+    return load_backbone("synth")
+
+
+def _clip_plan(clips: int, seed: int, seconds: float, val_fraction: float, test_fraction: float) -> list[dict]:
+    """Every clip's split, genre, tempo, first accent and dancer seed, drawn in order from one
+    generator (so a clip is the same whatever the number of workers that render it)."""
     rng = np.random.default_rng(seed)
-    synth = load_backbone("synth")
-    counts = {"train": 0, "val": 0} | ({"test": 0} if test_fraction > 0 else {})
-    metadata = {}
     n_val = max(1, int(round(clips * val_fraction))) if clips > 1 else 0
     n_test = max(1, int(round(clips * test_fraction))) if test_fraction > 0 and clips > 2 else 0
+    plan = []
     for i in range(clips):
-        split = "val" if i < n_val else "test" if i < n_val + n_test else "train"
-        folder = out / split
-        folder.mkdir(parents=True, exist_ok=True)
         genre = GENRE_CODES[int(rng.integers(len(GENRE_CODES)))]
         bpm = float(rng.uniform(80, 160))
         phase = float(rng.uniform(0.05, 60.0 / bpm))
-        accents = beat_times(seconds, bpm, phase=phase)
-        motion = synthetic_dance(accents, seconds, fps=30, genre=genre, seed=int(rng.integers(1 << 31)))
-        music = synth.generate(GenerationRequest(rhythm=extract_rhythm(motion), duration=motion.duration,
-                                                 sample_rate=sample_rate, genre=genre, seed=i))
-        name = f"synth{i:05d}"
-        save_motion(motion, folder / f"{name}.npz")
-        write_audio(folder / f"{name}.wav", music.audio, sample_rate, force=True)
-        counts[split] += 1
-        metadata[name] = {"split": split, "genre": genre, "bpm": round(bpm, 3), "first_accent_s": round(phase, 4)}
-        if progress:
-            progress(i + 1, clips)
+        plan.append({"index": i, "split": "val" if i < n_val else "test" if i < n_val + n_test else "train",
+                     "genre": genre, "bpm": bpm, "phase": phase, "dancer_seed": int(rng.integers(1 << 31)),
+                     "seconds": seconds})
+    return plan
+
+
+def _render_clip(clip: dict, out: str, sample_rate: int) -> str:
+    """Write one planned clip's NAME.npz + NAME.wav under ``out/split``; returns NAME."""
+    accents = beat_times(clip["seconds"], clip["bpm"], phase=clip["phase"])
+    motion = synthetic_dance(accents, clip["seconds"], fps=30, genre=clip["genre"], seed=clip["dancer_seed"])
+    music = _synth().generate(GenerationRequest(rhythm=extract_rhythm(motion), duration=motion.duration,
+                                                              sample_rate=sample_rate, genre=clip["genre"],
+                                                              seed=clip["index"]))
+    name = f"synth{clip['index']:05d}"
+    folder = Path(out) / clip["split"]
+    save_motion(motion, folder / f"{name}.npz")
+    write_audio(folder / f"{name}.wav", music.audio, sample_rate, force=True)
+    return name
+
+
+def make_world(out: Path, clips: int, seed: int = 0, seconds: float = 5.12, sample_rate: int = 32000,
+               val_fraction: float = 0.15, test_fraction: float = 0.0, progress=None, workers: int = 1) -> dict[str, int]:
+    """Write ``clips`` pairs split into train/val (and test when ``test_fraction`` > 0); returns
+    counts per split. ``workers`` > 1 renders clips in that many processes (same files)."""
+    plan = _clip_plan(clips, seed, seconds, val_fraction, test_fraction)
+    counts = {"train": 0, "val": 0} | ({"test": 0} if test_fraction > 0 else {})
+    for clip in plan:
+        (out / clip["split"]).mkdir(parents=True, exist_ok=True)
+        counts[clip["split"]] += 1
+    if workers > 1 and clips > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the caller may hold torch's thread pools, which do not survive a fork.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for done, _ in enumerate(pool.map(_render_clip, plan, [str(out)] * clips, [sample_rate] * clips,
+                                              chunksize=8), start=1):
+                if progress:
+                    progress(done, clips)
+    else:
+        for done, clip in enumerate(plan, start=1):
+            _render_clip(clip, str(out), sample_rate)
+            if progress:
+                progress(done, clips)
+    metadata = {f"synth{c['index']:05d}": {"split": c["split"], "genre": c["genre"], "bpm": round(c["bpm"], 3),
+                                          "first_accent_s": round(c["phase"], 4)} for c in plan}
     (out / "metadata.json").write_text(json.dumps(metadata, indent=1))
     return counts

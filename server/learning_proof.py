@@ -30,6 +30,7 @@ prints and saves as JSON.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -81,6 +82,8 @@ class ProofConfig:
     guidance: float = 1.0
     seed: int = 0
     tolerance: float = DEFAULT_TOLERANCE
+    #: Processes rendering the worlds (the same files whatever the number).
+    workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 8))
 
 
 def _world(config: ProofConfig, name: str, clips: int, seed: int, val: float, test: float, log) -> dict:
@@ -94,7 +97,7 @@ def _world(config: ProofConfig, name: str, clips: int, seed: int, val: float, te
     else:
         started = time.perf_counter()
         make_world(root, clips, seed=seed, seconds=config.seconds, sample_rate=32000, val_fraction=val,
-                   test_fraction=test)
+                   test_fraction=test, workers=config.workers)
         stamp_path.write_text(json.dumps(stamp))
         log(f"synthetic world {name}: {clips} clips in {time.perf_counter() - started:.0f} s")
     return json.loads(meta_path.read_text())

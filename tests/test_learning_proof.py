@@ -70,9 +70,30 @@ def test_world_metadata_describes_every_clip(small_world):
         assert entry["genre"] in GENRE_CODES
 
 
-def test_cli_synth_rejects_bad_fractions(tmp_path, capsys):
+def test_cli_synth_rejects_bad_fractions_and_workers(tmp_path, capsys):
     assert main(["data", "synth", "--out", str(tmp_path / "w"), "--clips", "3", "--test-fraction", "0.9"]) == 2
     assert "must leave clips for train" in capsys.readouterr().err
+    assert main(["data", "synth", "--out", str(tmp_path / "w"), "--clips", "3", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
+def test_parallel_rendering_writes_the_same_world(small_world, tmp_path):
+    """Clips are planned in order from one generator, so two processes write the same files."""
+    parallel = tmp_path / "parallel"
+    assert main(["data", "synth", "--out", str(parallel), "--clips", "10", "--seed", "3", "--seconds", "2.0",
+                 "--val-fraction", "0.1", "--test-fraction", "0.2", "--workers", "2"]) == 0
+    serial_files = sorted(p.relative_to(small_world) for p in small_world.rglob("*") if p.is_file())
+    assert serial_files == sorted(p.relative_to(parallel) for p in parallel.rglob("*") if p.is_file())
+    assert json.loads((parallel / "metadata.json").read_text()) == json.loads((small_world / "metadata.json").read_text())
+    for rel in serial_files:
+        if rel.suffix == ".wav":  # the CLI writes at 32 kHz too; same samples
+            assert (parallel / rel).read_bytes() == (small_world / rel).read_bytes(), rel
+        elif rel.suffix == ".npz":
+            from motionscore.shared.motion import load_motion
+
+            a, b = load_motion(parallel / rel), load_motion(small_world / rel)
+            assert np.array_equal(a.keypoints, b.keypoints) and a.genre == b.genre
 
 
 def test_pretraining_lowers_the_loss_and_the_saved_model_reloads(small_world, tmp_path):
