@@ -104,7 +104,8 @@ def test_no_camera_and_mixamo_names(addon_zip, server, tmp_path):
 
 def test_ui_path_does_not_block_and_places_the_take(addon_zip, server, tmp_path):
     result, _ = run_case("async", tmp_path, zip=addon_zip, server=server)
-    assert result["returned_after"] < 2.0 and not result["running"] and result["error"] == ""
+    assert result["running_at_return"]  # the operator returned before the take was made
+    assert not result["running"] and result["error"] == ""
     assert len(result["strips"]) == 1 and result["strips"][0]["duration"] == 96
     assert len(result["progress_seen"]) >= 2
 
