@@ -137,3 +137,26 @@ def test_interrupted_training_resumes_exactly_and_the_checkpoint_scores(world, t
                  "--encoders", str(straight), "-q"]) == 0
     assert out.is_file()
     assert main(["train", "--backbone", "musicgen", "--data", str(world), "--out", str(straight), "--steps", "1"]) == 2
+
+
+@pytest.mark.parametrize("name", ["riffusion", "audioldm"])
+def test_cli_training_of_a_diffusion_backbone_writes_a_checkpoint_that_scores(name, world, tmp_path):
+    from safetensors import safe_open
+
+    from motionscore.shared.motion import load_motion
+
+    checkpoint = tmp_path / f"{name}.safetensors"
+    assert main(["train", "--backbone", name, "--model", "tiny", "--data", str(world), "--out", str(checkpoint),
+                 "--steps", "2", "--batch-size", "2", "--save-every", "1", "--val-every", "1"]) == 0
+    extra = json.loads(safe_open(str(checkpoint), "pt").metadata()["extra"])
+    assert extra["step"] == 2
+
+    motion_path = next((world / "val").glob("*.npz"))
+    out = tmp_path / "take.wav"
+    assert main(["score", str(motion_path), "-o", str(out), "--backbone", name, "--model", "tiny",
+                 "--encoders", str(checkpoint), "-q"]) == 0
+    motion = load_motion(motion_path)
+    assert abs(sf.info(str(out)).duration - motion.num_frames / motion.fps) < 0.1
+    other = "audioldm" if name == "riffusion" else "riffusion"
+    assert main(["score", str(motion_path), "-o", str(tmp_path / "other.wav"), "--backbone", other,
+                 "--model", "tiny", "--encoders", str(checkpoint), "-q"]) == 2  # another backbone's encoders
