@@ -372,7 +372,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserError(f"{out} exists; pass --resume to continue it or --force to start over")
     config = TrainConfig(backbone=args.backbone, model=args.model, data=Path(args.data), out=out,
                          projector=args.projector, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, seed=args.seed, device=args.device or "cpu", resume=args.resume,
+                         lr=args.lr, seed=args.seed, device=args.device, resume=args.resume,
                          negative_objective=args.negative_objective, save_every=args.save_every,
                          val_every=args.val_every, hidden=args.hidden, periodicity_lags=args.periodicity_lags)
     try:

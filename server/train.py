@@ -25,6 +25,7 @@ from motionscore.shared.rhythm import extract_rhythm
 from .backbones import GenerationRequest, load_backbone
 from .data import load_split
 from .ml.checkpoint import load_checkpoint, save_checkpoint
+from .ml.device import resolve_device
 from .ml.encoders import EncoderConfig, Encoders, default_hidden
 
 
@@ -43,7 +44,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     clip: float = 1.0
     seed: int = 0
-    device: str = "cpu"
+    device: str | None = None     # None: cuda when available, else cpu
     resume: bool = False
     negative_objective: bool = False
     save_every: int = 100
@@ -161,15 +162,38 @@ def _save_state(out: Path, optimizer, step: int, config: TrainConfig) -> None:
     tmp.replace(path)
 
 
+def check_config(config: TrainConfig) -> None:
+    """Refuse settings that cannot train (one-line ValueError naming the option)."""
+    for option, value in (("--steps", config.steps), ("--epochs", config.epochs)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option} must be at least 1 (got {value})")
+    for option, value in (("--batch-size", config.batch_size), ("--save-every", config.save_every),
+                          ("--val-every", config.val_every)):
+        if value < 1:
+            raise ValueError(f"{option} must be at least 1 (got {value})")
+    if not (config.lr > 0 and math.isfinite(config.lr)):
+        raise ValueError(f"--lr must be a positive number (got {config.lr})")
+    if not config.data.is_dir():
+        raise ValueError(f"{config.data}: no such data folder")
+    if not (config.data / "train").is_dir():
+        raise ValueError(f"{config.data}: no train/ folder (see README: data folder format)")
+
+
 def train(config: TrainConfig, log=print, backbone=None) -> dict:
     """Run the loop; returns a summary (steps, first/last loss, val loss, seconds).
 
     ``backbone``: an already loaded backbone to train against (the learning proof's pretrained
-    tiny model); by default ``config.backbone``/``config.model`` are loaded.
+    tiny model, whose device then wins over ``config.device``); by default
+    ``config.backbone``/``config.model`` are loaded. Bad settings raise ValueError before anything
+    slow happens.
     """
+    check_config(config)
     torch.manual_seed(config.seed)
     if backbone is None:
+        config = replace(config, device=resolve_device(config.device))
         backbone = load_backbone(config.backbone, model=config.model, device=config.device)
+    else:
+        config = replace(config, device=str(backbone.device))
     resuming = config.resume and config.out.exists()
     # Built (and so validated) before the slow target caching.
     fresh = None if resuming else EncoderConfig(dim=backbone.text_dim, projector=config.projector,

@@ -160,3 +160,29 @@ def test_cli_training_of_a_diffusion_backbone_writes_a_checkpoint_that_scores(na
     other = "audioldm" if name == "riffusion" else "riffusion"
     assert main(["score", str(motion_path), "-o", str(tmp_path / "other.wav"), "--backbone", other,
                  "--model", "tiny", "--encoders", str(checkpoint), "-q"]) == 2  # another backbone's encoders
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--steps", "0"], "--steps must be at least 1"),
+    (["--epochs", "-2"], "--epochs must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--save-every", "0"], "--save-every must be at least 1"),
+    (["--val-every", "0"], "--val-every must be at least 1"),
+    (["--lr", "-1"], "--lr must be a positive number"),
+    (["--lr", "nan"], "--lr must be a positive number"),
+    (["--device", "foo"], "unknown device 'foo'"),
+])
+def test_train_refuses_bad_settings_in_one_line_before_any_work(options, message, world, tmp_path, capsys):
+    out = tmp_path / "enc.safetensors"
+    assert main(["train", "--backbone", "musicgen", "--data", str(world), "--out", str(out), *options]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "targets cached" not in err
+    assert not out.exists()
+
+
+def test_train_refuses_a_folder_that_is_not_a_data_folder(world, tmp_path, capsys):
+    out = tmp_path / "enc.safetensors"
+    assert main(["train", "--backbone", "musicgen", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    assert "no such data folder" in capsys.readouterr().err
+    assert main(["train", "--backbone", "musicgen", "--data", str(world / "train"), "--out", str(out)]) == 2
+    assert "no train/ folder" in capsys.readouterr().err

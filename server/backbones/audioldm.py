@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..ml.device import resolve_device
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
@@ -61,7 +62,7 @@ class AudioLDMBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
                  encoders_format: str = "motionscore", steps: int | None = None, **_ignored):
         from diffusers import AudioLDMPipeline
 
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(device)
         self._model_id = model
         if model == "tiny":
             self.pipe = build_tiny_audioldm(device=self.device)

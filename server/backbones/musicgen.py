@@ -21,6 +21,7 @@ import torch
 
 from audiocraft.modules.conditioners import ConditioningProvider, ConditionFuser, TextConditioner
 
+from ..ml.device import resolve_device
 from ..ml.pseudo_words import InjectionPlan, inject
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .ml_common import MLBackboneMixin, exact_length
@@ -156,7 +157,7 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
                  encoders_format: str = "motionscore", **_ignored):
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(device)
         self._model_id = model
         if model == "tiny":
             self.mg = build_tiny_musicgen(device=self.device)
