@@ -7,7 +7,7 @@ prints beat F1 (0.2 s) on held-out motions for trained / untrained / shuffled-rh
     .venv/bin/python benchmarks/learning_proof.py --work /tmp/motionscore-proof
     .venv/bin/python benchmarks/learning_proof.py --work /tmp/p --quick   # a smoke run, ~1 min
 
-The full run takes about 35 minutes on 2 CPU cores; figures go to stdout and WORK/report.json. A
+The full run takes about 30 minutes on 2 CPU cores; figures go to stdout and WORK/report.json. A
 rerun in the same WORK reuses the worlds and the pretrained backbone made with the same settings.
 """
 
