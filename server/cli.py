@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -328,12 +329,24 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     return 0 if not problems else EXIT_BAD_INPUT
 
 
+def _empty_output_folder(path: str, force: bool) -> Path:
+    """The data folder to write: refused when it already holds files, unless --force."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise UserError(f"{out} is not empty; choose another folder or pass --force")
+    return out
+
+
 def cmd_data_synth(args: argparse.Namespace) -> int:
     from .data_synth import make_world
 
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise UserError(f"{out} is not empty; choose another folder or pass --force")
+    out = _empty_output_folder(args.out, args.force)
+    if args.clips < 1:
+        raise UserError(f"--clips must be at least 1, got {args.clips}")
+    if not (math.isfinite(args.seconds) and args.seconds >= 1.0):
+        raise UserError(f"--seconds must be at least 1 (a clip must hold a few beats), got {args.seconds}")
     show = _progress_printer(sys.stderr.isatty())
     for name in ("val_fraction", "test_fraction"):
         if not 0 <= getattr(args, name) < 1:
@@ -350,11 +363,15 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_import_aist(args: argparse.Namespace) -> int:
-    from .data_aist import ImportError_, import_aist
+    from .data_aist import VIEWS, ImportError_, import_aist
 
-    views = list(range(9)) if args.views == "all" else [int(v) for v in args.views.split(",")]
+    out = _empty_output_folder(args.out, args.force)
     try:
-        counts = import_aist(Path(args.keypoints), Path(args.audio), Path(args.out), args.window, args.hop, views,
+        views = list(range(VIEWS)) if args.views == "all" else [int(v) for v in args.views.split(",")]
+    except ValueError:
+        raise UserError(f"--views: expected comma-separated camera indices 0-8 or 'all', got {args.views!r}") from None
+    try:
+        counts = import_aist(Path(args.keypoints), Path(args.audio), out, args.window, args.hop, views,
                              Path(args.splits) if args.splits else None)
     except ImportError_ as exc:
         raise UserError(str(exc)) from None
@@ -537,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     aist.add_argument("--window", type=float, default=5.12, help="window length in s (default 5.12)")
     aist.add_argument("--hop", type=float, default=None, help="hop between windows in s (default: the window)")
     aist.add_argument("--views", default="0", help="camera views: comma-separated indices 0-8, or 'all'")
+    aist.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     aist.set_defaults(func=cmd_data_import_aist)
 
     trainer = sub.add_parser("train", help="train the rhythm and genre encoders (backbone frozen)")

@@ -10,6 +10,7 @@ anything else. The music file is named by the sequence's music id (``gHO_sBM_cAl
 from __future__ import annotations
 
 import io
+import math
 import pickle
 from pathlib import Path
 
@@ -86,8 +87,15 @@ def import_aist(keypoints: Path, audio: Path, out: Path, window_s: float = 5.12,
     """Cut every sequence into windows, pair each with its music segment; returns counts per split."""
     import soundfile as sf
 
-    hop_s = hop_s or window_s
+    hop_s = window_s if hop_s is None else hop_s
     views = views if views is not None else [0]
+    if not (math.isfinite(window_s) and window_s > 0 and math.isfinite(hop_s) and hop_s > 0):
+        raise ImportError_(f"window ({window_s} s) and hop ({hop_s} s) must be positive")
+    if round(window_s * FPS) < 1 or round(hop_s * FPS) < 1:
+        raise ImportError_(f"window and hop must each span at least one frame at {FPS:g} fps")
+    bad = [v for v in views if not 0 <= v < VIEWS]
+    if bad or not views:
+        raise ImportError_(f"camera views must be among 0-{VIEWS - 1}, got {views}")
     assignment = read_split_lists(splits)
     counts = {"train": 0, "val": 0, "test": 0}
     files = sorted(keypoints.glob("*.pkl"))

@@ -75,6 +75,12 @@ def test_cli_synth_rejects_bad_fractions_and_workers(tmp_path, capsys):
     assert "must leave clips for train" in capsys.readouterr().err
     assert main(["data", "synth", "--out", str(tmp_path / "w"), "--clips", "3", "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+    for options, message in ((["--clips", "0"], "--clips must be at least 1"),
+                             (["--clips", "3", "--seconds", "0"], "--seconds must be at least 1"),
+                             (["--clips", "3", "--seconds", "nan"], "--seconds must be at least 1")):
+        assert main(["data", "synth", "--out", str(tmp_path / "w"), *options]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
     assert not (tmp_path / "w").exists()
 
 

@@ -75,6 +75,35 @@ def test_import_aist_windows_genres_and_splits(tmp_path):
     assert check_folder(tmp_path / "out")[1] == [p for p in check_folder(tmp_path / "out")[1] if "val" in p.message]
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--views", "a"], "--views: expected comma-separated camera indices"),
+    (["--views", "9"], "camera views must be among 0-8"),
+    (["--window", "-1"], "must be positive"),
+    (["--hop", "0"], "must be positive"),
+    (["--window", "5.12", "--hop", "0.001"], "at least one frame"),
+])
+def test_import_aist_refuses_bad_views_and_windows_without_writing(options, message, tmp_path, capsys):
+    _fake_aist(tmp_path, ["gHO_sBM_cAll_d19_mHO0_ch01", "gKR_sBM_cAll_d28_mKR1_ch02"])
+    assert main(["data", "import-aist", "--keypoints", str(tmp_path / "kp"), "--audio", str(tmp_path / "music"),
+                 "--out", str(tmp_path / "out"), *options]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_import_aist_never_writes_into_a_folder_with_files(tmp_path, capsys):
+    _fake_aist(tmp_path, ["gHO_sBM_cAll_d19_mHO0_ch01", "gKR_sBM_cAll_d28_mKR1_ch02"])
+    out = tmp_path / "out"
+    (out / "train").mkdir(parents=True)
+    mine = out / "train" / "mine.wav"
+    mine.write_bytes(b"the user's file")
+    command = ["data", "import-aist", "--keypoints", str(tmp_path / "kp"), "--audio", str(tmp_path / "music"),
+               "--out", str(out)]
+    assert main(command) == 2 and "not empty" in capsys.readouterr().err
+    assert mine.read_bytes() == b"the user's file" and sorted(out.rglob("*")) == [out / "train", mine]
+    assert main([*command, "--force"]) == 0
+    assert mine.read_bytes() == b"the user's file"
+
+
 def test_pickle_with_anything_but_arrays_is_refused(tmp_path):
     class Evil:
         def __reduce__(self):
