@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from motionscore.server.backbones import GenerationRequest, load_backbone
-from motionscore.server.synthetic_dance import beat_times, synthetic_dance
+from motionscore.server.generation.backbones import GenerationRequest, load_backbone
+from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.rhythm import extract_rhythm
 
 

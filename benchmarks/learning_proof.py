@@ -2,7 +2,7 @@
 
 Pretrains a tiny MusicGen on a synthetic dance-music world, trains the encoders against it, and
 prints beat F1 (0.2 s) on held-out motions for trained / untrained / shuffled-rhythm encoders
-(see server/learning_proof.py for the conditions).
+(see server/training/learning_proof.py for the conditions).
 
     .venv/bin/python benchmarks/learning_proof.py --work /tmp/motionscore-proof
     .venv/bin/python benchmarks/learning_proof.py --work /tmp/p --quick   # a smoke run, ~1 min
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from motionscore.server.learning_proof import CONDITIONS, ProofConfig, run_proof
-from motionscore.server.ml.pretrain import CodecConfig, PretrainConfig
+from motionscore.server.training.learning_proof import CONDITIONS, ProofConfig, run_proof
+from motionscore.server.training.pretrain import CodecConfig, PretrainConfig
 
 
 def main(argv=None) -> int:

@@ -35,20 +35,33 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $("$PY" --version)"
   "$PY" -m venv .venv
 fi
-PIP=(.venv/bin/python -m pip --disable-pip-version-check)
-"${PIP[@]}" install --quiet --upgrade pip
+# pip's own conflict report is switched off (--no-warn-conflicts): it would always list audiocraft's
+# stale pins, which we override on purpose. scripts/check_deps.py checks everything else instead.
+# Each step's output goes to .venv/setup.log and is shown only when the step fails, so build
+# backends' banners do not look like errors.
+LOG=.venv/setup.log
+: > "$LOG"
+pip_install() {
+  if ! .venv/bin/python -m pip --disable-pip-version-check install --quiet --no-warn-conflicts "$@" >>"$LOG" 2>&1; then
+    echo "setup.sh: pip install $* failed; its output (from $LOG):" >&2
+    grep -v "is ignored: it is neither a file nor a directory" "$LOG" | tail -40 >&2
+    exit 1
+  fi
+}
+pip_install --upgrade pip
 
 echo "==> torch and torchaudio"
-"${PIP[@]}" install --quiet -r requirements/torch.txt
-"${PIP[@]}" install --quiet --no-deps -r requirements/no-deps.txt
+pip_install -r requirements/torch.txt
+pip_install --no-deps -r requirements/no-deps.txt
 
 echo "==> audiocraft's real dependencies"
-"${PIP[@]}" install --quiet -r requirements/audiocraft.txt
+pip_install -r requirements/audiocraft.txt
 
 echo "==> motionscore itself (editable)"
 if [ "$DEV" = 1 ]; then
-  "${PIP[@]}" install --quiet -e '.[ml,dev]'
+  pip_install -e '.[ml,dev]'
 else
-  "${PIP[@]}" install --quiet -e '.[ml]'
+  pip_install -e '.[ml]'
 fi
+.venv/bin/python scripts/check_deps.py
 echo "==> done: .venv/bin/motionscore --help"

@@ -1,3 +1,4 @@
-"""The motionscore inference server, backbones, metrics and command line (never imports bpy)."""
+"""The motionscore inference server (never imports bpy), in packages by role: serving, generation,
+model, training, evaluation, packaging; ``cli`` is the command line on top."""
 
 __version__ = "0.1.0"

@@ -35,7 +35,7 @@ class Failure(Exception):
 
 def _load_backbone(args: argparse.Namespace, name: str):
     """Load a backbone with the model/encoder options; every failure is one line."""
-    from .backbones import UnknownBackboneError, load_backbone
+    from .generation.backbones import UnknownBackboneError, load_backbone
 
     options = {"model": args.model, "encoders": args.encoders, "encoders_format": args.encoders_format,
                "device": args.device}
@@ -61,8 +61,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_encoders_init(args: argparse.Namespace) -> int:
     """A randomly initialised encoder checkpoint matching a backbone (a starting point, and for tests)."""
-    from .ml.checkpoint import save_checkpoint
-    from .ml.encoders import EncoderConfig, Encoders, default_hidden
+    from .model.checkpoint import save_checkpoint
+    from .model.encoders import EncoderConfig, Encoders, default_hidden
 
     out = Path(args.output)
     if out.exists() and not args.force:
@@ -109,7 +109,7 @@ def _load(path: str):
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .audio_io import OutputExistsError, check_output_path, write_audio
+    from .generation.audio_io import OutputExistsError, check_output_path, write_audio
 
     try:
         check_output_path(args.output, args.force)
@@ -134,7 +134,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise Failure(f"server: {exc.message}") from None
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
     else:
-        from .scoring import score_motion
+        from .serving.scoring import score_motion
 
         backbone = _load_backbone(args, args.backbone or "synth")
         result = score_motion(motion, options, backbone, show)
@@ -144,7 +144,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     except OutputExistsError as exc:
         raise Failure(str(exc)) from None
     if args.plot:
-        from .plots import beat_timeline
+        from .evaluation.plots import beat_timeline
 
         m = metadata["metrics"]
         beat_timeline(args.plot, audio, sample_rate, m["music_beats_s"], metadata["kinematic_beats_s"],
@@ -205,7 +205,7 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .service import ScoreServer, is_loopback
+    from .serving.service import ScoreServer, is_loopback
 
     if not is_loopback(args.bind) and not args.allow_remote:
         raise UserError(f"{args.bind} is not a loopback address; the server has no authentication, "
@@ -232,7 +232,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _embedders(args):
-    from .embeddings import EmbedderError, load_embedder
+    from .evaluation.embeddings import EmbedderError, load_embedder
 
     try:
         fad = load_embedder(args.fad_embedder, args.embedder_weights) if args.fad_embedder != "none" else None
@@ -243,7 +243,7 @@ def _embedders(args):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import EvaluationError, evaluate_folders, format_table, write_report
+    from .evaluation.evaluate import EvaluationError, evaluate_folders, format_table, write_report
 
     fad, clap = _embedders(args)
     if args.reference is None and fad is not None:
@@ -274,7 +274,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_one(args: argparse.Namespace) -> int:
-    from .evaluate import EvaluationError, evaluate_clip, read_audio
+    from .evaluation.evaluate import EvaluationError, evaluate_clip, read_audio
 
     motion = _load(args.motion)
     clap = None
@@ -288,7 +288,7 @@ def cmd_eval_one(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     report = evaluate_clip(Path(args.audio).stem, audio, rate, reference, motion, args.tolerance, args.sigma, clap)
     if args.plot:
-        from .plots import beat_timeline
+        from .evaluation.plots import beat_timeline
 
         metrics = {k: getattr(report, k) for k in ("f1", "alignment") if getattr(report, k) is not None}
         beat_timeline(args.plot, audio, rate, report.music_beats, report.kinematic_beats,
@@ -303,7 +303,7 @@ def cmd_eval_one(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import run_batch, summary_table
+    from .serving.batch import run_batch, summary_table
 
     try:
         results = run_batch(args.files, args.server, save=args.save, blender=args.blender, timeout=args.timeout)
@@ -319,7 +319,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
-    from .data import check_folder
+    from .training.data_folder import check_folder
 
     counts, problems = check_folder(Path(args.data))
     for problem in problems:
@@ -340,7 +340,7 @@ def _empty_output_folder(path: str, force: bool) -> Path:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    from .data_synth import make_world
+    from .training.synthetic_world import make_world
 
     out = _empty_output_folder(args.out, args.force)
     if args.clips < 1:
@@ -363,7 +363,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_import_aist(args: argparse.Namespace) -> int:
-    from .data_aist import VIEWS, ImportError_, import_aist
+    from .training.aist_import import VIEWS, ImportError_, import_aist
 
     out = _empty_output_folder(args.out, args.force)
     try:
@@ -380,7 +380,7 @@ def cmd_data_import_aist(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import TrainConfig, train
+    from .training.train import TrainConfig, train
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
@@ -401,7 +401,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_addon_build(args: argparse.Namespace) -> int:
-    from .addon_build import PLATFORMS, BuildError, build
+    from .packaging.addon_build import PLATFORMS, BuildError, build
 
     try:
         result = build(Path(args.output), platforms=args.platform or list(PLATFORMS),

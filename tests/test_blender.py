@@ -18,7 +18,7 @@ CASES = Path(__file__).with_name("blender_cases.py")
 
 @pytest.fixture(scope="module")
 def addon_zip(tmp_path_factory):
-    from motionscore.server.addon_build import build
+    from motionscore.server.packaging.addon_build import build
 
     return str(build(tmp_path_factory.mktemp("addon"), platforms=["linux-x64"], log=lambda _: None).zip_path)
 

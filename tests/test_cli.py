@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from motionscore.server.cli import main
-from motionscore.server.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.motion import save_motion
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "dance.npz"
@@ -107,6 +107,18 @@ def test_serve_refuses_non_loopback_and_busy_port(capsys, server_process):
 def test_console_script_help():
     proc = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "score" in proc.stdout and "serve" in proc.stdout
+
+
+def test_ml_command_prints_no_library_warnings(tmp_path):
+    """A MusicGen take in a fresh process: the summary, and no xformers 'reinstall' warning."""
+    pytest.importorskip("audiocraft")
+    save_motion(synthetic_dance(beat_times(2.0, 120), 2.0, fps=30), tmp_path / "m.npz")
+    proc = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "score", str(tmp_path / "m.npz"),
+                           "-o", str(tmp_path / "x.wav"), "--backbone", "musicgen", "--model", "tiny"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "wrote" in proc.stdout, proc.stderr
+    for noise in ("xformers", "XFORMERS", "Please reinstall", "Traceback"):
+        assert noise not in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("backbone", ["musicgen", "riffusion", "audioldm"])

@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from motionscore.server.ml.device import resolve_device  # noqa: E402
+from motionscore.server.model.device import resolve_device  # noqa: E402
 
 
 def test_default_is_cuda_only_when_a_gpu_is_usable():

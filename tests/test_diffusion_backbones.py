@@ -6,10 +6,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from motionscore.server.backbones import GenerationRequest, load_backbone  # noqa: E402
-from motionscore.server.ml.checkpoint import save_checkpoint  # noqa: E402
-from motionscore.server.ml.encoders import EncoderConfig, Encoders  # noqa: E402
-from motionscore.server.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.server.generation.backbones import GenerationRequest, load_backbone  # noqa: E402
+from motionscore.server.model.checkpoint import save_checkpoint  # noqa: E402
+from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E402
+from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
 SR = 16000

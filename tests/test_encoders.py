@@ -12,7 +12,7 @@ from motionscore.server.cli import main
 
 torch = pytest.importorskip("torch")
 
-from motionscore.server.ml.encoders import EncoderConfig, Encoders, onset_periodicity  # noqa: E402
+from motionscore.server.model.encoders import EncoderConfig, Encoders, onset_periodicity  # noqa: E402
 
 SEQ = 303  # the projector's input length: 5.12 s of onsets at 60 Hz
 
@@ -86,7 +86,7 @@ def test_periodicity_finds_the_music_tempo_in_real_dance(real_data):
 
 
 def test_training_with_periodicity_writes_a_checkpoint_that_scores(tmp_path):
-    from motionscore.server.data_synth import make_world
+    from motionscore.server.training.synthetic_world import make_world
 
     world = tmp_path / "world"
     make_world(world, clips=4, seed=1, seconds=2.0, sample_rate=16000, val_fraction=0.25)

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from motionscore.server.backbones import GenerationRequest, load_backbone
+from motionscore.server.generation.backbones import GenerationRequest, load_backbone
 from motionscore.server.cli import main
-from motionscore.server.embeddings import EmbedderError, frechet_distance, load_embedder
-from motionscore.server.evaluate import evaluate_clip, evaluate_folders
-from motionscore.server.synthetic_dance import beat_times, synthetic_dance
+from motionscore.server.evaluation.embeddings import EmbedderError, frechet_distance, load_embedder
+from motionscore.server.evaluation.evaluate import evaluate_clip, evaluate_folders
+from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.motion import save_motion
 from motionscore.shared.rhythm import extract_rhythm
 from tests.test_metrics import click_track
@@ -64,7 +64,7 @@ def test_fad_and_clap_through_tiny_stand_ins(eval_folders):
 
 def test_real_vggish_weights_load_from_a_file(tmp_path):
     torch = pytest.importorskip("torch")
-    from motionscore.server.embeddings import _vggish_module
+    from motionscore.server.evaluation.embeddings import _vggish_module
 
     torch.manual_seed(0)
     path = tmp_path / "vggish-10086976.pth"

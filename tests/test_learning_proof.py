@@ -13,17 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motionscore.server.cli import main
-from motionscore.server.data_synth import make_world
+from motionscore.server.training.synthetic_world import make_world
 from motionscore.shared.genres import GENRE_CODES
 
 torch = pytest.importorskip("torch")
 
-from motionscore.server.learning_proof import (  # noqa: E402
-    BASELINES, CONDITIONS, METRICS, ProofConfig, paired_comparison, run_proof)
-from motionscore.server.ml.pretrain import (  # noqa: E402
-    CodecConfig, PretrainConfig, TinyMusicGenSpec, caption, fit_codec, load_pretrained, onset_word, pretrain_lm,
-    save_pretrained, tempo_word)
-from motionscore.server.ml.tokenizers import word_level_tokenizer  # noqa: E402
+from motionscore.server.evaluation.paired import paired_comparison  # noqa: E402
+from motionscore.server.generation.backbones.musicgen import TinyMusicGenSpec, save_pretrained  # noqa: E402
+from motionscore.server.model.captions import caption, onset_word, tempo_word  # noqa: E402
+from motionscore.server.training.learning_proof import BASELINES, CONDITIONS, METRICS, ProofConfig, run_proof  # noqa: E402
+from motionscore.server.training.pretrain import (  # noqa: E402
+    CodecConfig, PretrainConfig, fit_codec, load_pretrained, pretrain_lm)
+from motionscore.server.model.tokenizers import word_level_tokenizer  # noqa: E402
 
 SMALL = TinyMusicGenSpec(dim=32, layers=2, heads=4, text_dim=32)
 
@@ -103,11 +104,11 @@ def test_parallel_rendering_writes_the_same_world(small_world, tmp_path):
 
 
 def test_pretraining_lowers_the_loss_and_the_saved_model_reloads(small_world, tmp_path):
-    from motionscore.server.backbones.musicgen import MusicGenBackbone
-    from motionscore.server.data import load_split
-    from motionscore.server.train import target_of
+    from motionscore.server.generation.backbones.musicgen import MusicGenBackbone
+    from motionscore.server.training.data_folder import load_split
+    from motionscore.server.training.train import target_of
 
-    from motionscore.server.train import _audio
+    from motionscore.server.training.train import _audio
 
     meta = json.loads((small_world / "metadata.json").read_text())
     backbone = MusicGenBackbone.from_musicgen(SMALL.build(), model_id="small")
@@ -184,7 +185,7 @@ def test_the_proof_runs_end_to_end_and_reports_every_condition(tmp_path):
         assert all(c["clips"] == 2 and 0.0 <= c["p"] <= 1.0 for c in report["paired"][metric].values())
     assert any(line.startswith("trained: F1") for line in lines)
     # The encoders' checkpoint names the pretrained backbone file they were trained against.
-    from motionscore.server.ml.checkpoint import load_checkpoint
+    from motionscore.server.model.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(tmp_path / "proof" / "encoders.safetensors", backbone="musicgen", dim=SMALL.text_dim)
     assert ckpt.model_id == str(tmp_path / "proof" / "backbone.safetensors")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motionscore.server.backbones import Cancelled, load_backbone
-from motionscore.server.beatlock import MAX_STRETCH, beat_lock, time_map
-from motionscore.server.metrics import beat_scores, track_music_beats
-from motionscore.server.scoring import score_motion
-from motionscore.server.synthetic_dance import beat_times, synthetic_dance
+from motionscore.server.generation.backbones import Cancelled, load_backbone
+from motionscore.server.generation.beatlock import MAX_STRETCH, beat_lock, time_map
+from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
+from motionscore.server.serving.scoring import score_motion
+from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.options import ScoreOptions
 from tests.test_metrics import click_track
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motionscore.server.metrics import alignment_score, beat_scores, count_matches, score_take, tempo_difference
+from motionscore.server.evaluation.metrics import alignment_score, beat_scores, count_matches, score_take, tempo_difference
 
 times = st.lists(st.floats(0, 60, allow_nan=False), max_size=60).map(lambda xs: np.unique(np.round(xs, 3)))
 

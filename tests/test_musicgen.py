@@ -6,11 +6,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("audiocraft")
 
-from motionscore.server.backbones import GenerationRequest, load_backbone  # noqa: E402
-from motionscore.server.ml.checkpoint import CheckpointError, load_released, save_checkpoint  # noqa: E402
-from motionscore.server.ml.encoders import EncoderConfig, Encoders  # noqa: E402
-from motionscore.server.ml.pseudo_words import InjectionPlan  # noqa: E402
-from motionscore.server.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.server.generation.backbones import GenerationRequest, load_backbone  # noqa: E402
+from motionscore.server.model.checkpoint import CheckpointError, load_released, save_checkpoint  # noqa: E402
+from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E402
+from motionscore.server.model.pseudo_words import InjectionPlan  # noqa: E402
+from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
 SR = 16000
@@ -129,7 +129,7 @@ def test_checkpoint_checks(tmp_path, checkpoint):
 
 
 def test_released_checkpoint_loads_and_switches_to_compat(tmp_path):
-    from motionscore.server.ml.checkpoint import ReleasedEncoders
+    from motionscore.server.model.checkpoint import ReleasedEncoders
 
     torch.manual_seed(2)
     reference = ReleasedEncoders()

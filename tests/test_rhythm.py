@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motionscore.server.metrics import beat_scores
-from motionscore.server.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.server.evaluation.metrics import beat_scores
+from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.motion import Motion, load_motion
 from motionscore.shared.rhythm import (RHYTHM_FPS, directogram, extract_rhythm, pick_onsets_compat,
                                        resample)

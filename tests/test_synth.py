@@ -3,11 +3,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from motionscore.server.backbones import GenerationRequest, UnknownBackboneError, load_backbone
-from motionscore.server.backbones.base import Cancelled
-from motionscore.server.backbones.synth import beat_grid, choose_genre
-from motionscore.server.metrics import beat_scores, track_music_beats
-from motionscore.server.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.server.generation.backbones import GenerationRequest, UnknownBackboneError, load_backbone
+from motionscore.server.generation.backbones.base import Cancelled
+from motionscore.server.generation.backbones.synth import beat_grid, choose_genre
+from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
+from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.genres import GENRE_CODES
 from motionscore.shared.rhythm import extract_rhythm
 
@@ -100,7 +100,7 @@ def test_unknown_backbone():
 @given(freq=st.floats(30.0, 4000.0), harmonics=st.integers(1, 40), sr=st.sampled_from([16000, 22050, 32000, 48000]))
 def test_table_sawtooth_matches_the_additive_one(freq, harmonics, sr):
     """The wavetable sawtooth equals the sum of its partials (same count, below Nyquist) to 1e-3."""
-    from motionscore.server.backbones.synth_voices import _saw
+    from motionscore.server.generation.backbones.synth_voices import _saw
 
     n = 4000
     t = np.arange(n) / sr

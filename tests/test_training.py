@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 
 from motionscore.server.cli import main
-from motionscore.server.data import check_folder
-from motionscore.server.data_aist import ImportError_, import_aist, read_keypoint_pickle
-from motionscore.server.data_synth import make_world
+from motionscore.server.training.data_folder import check_folder
+from motionscore.server.training.aist_import import ImportError_, import_aist, read_keypoint_pickle
+from motionscore.server.training.synthetic_world import make_world
 
 torch = pytest.importorskip("torch")
 
@@ -117,9 +117,9 @@ def test_pickle_with_anything_but_arrays_is_refused(tmp_path):
 
 @pytest.mark.parametrize("name", ["musicgen", "riffusion", "audioldm"])
 def test_loss_on_a_fixed_batch_goes_down(name, world):
-    from motionscore.server.backbones import load_backbone
-    from motionscore.server.ml.encoders import EncoderConfig, Encoders
-    from motionscore.server.train import batch_loss, load_clips
+    from motionscore.server.generation.backbones import load_backbone
+    from motionscore.server.model.encoders import EncoderConfig, Encoders
+    from motionscore.server.training.train import batch_loss, load_clips
 
     torch.manual_seed(0)
     backbone = load_backbone(name, model="tiny", device="cpu")
@@ -138,7 +138,7 @@ def test_loss_on_a_fixed_batch_goes_down(name, world):
 def test_interrupted_training_resumes_exactly_and_the_checkpoint_scores(world, tmp_path):
     from safetensors.torch import load_file
 
-    from motionscore.server.train import TrainConfig, train
+    from motionscore.server.training.train import TrainConfig, train
 
     def config(out, resume=False):
         return TrainConfig(backbone="musicgen", model="tiny", data=world, out=out, steps=6, batch_size=2, lr=1e-3,

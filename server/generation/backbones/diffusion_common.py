@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import torch
 
-from ..ml.pseudo_words import InjectionPlan, inject
+from motionscore.server.model.pseudo_words import InjectionPlan, inject
 
 
 class EmbeddingInjector:

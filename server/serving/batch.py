@@ -19,7 +19,7 @@ from pathlib import Path
 from motionscore.shared.client import ScoreClient, ServerError
 
 RESULT_TAG = "MOTIONSCORE_RESULT "
-JOB = Path(__file__).resolve().parents[1] / "blender_addon" / "batch_job.py"
+JOB = Path(__file__).resolve().parents[2] / "blender_addon" / "batch_job.py"
 SUPPORTED = (".blend", ".bvh")
 
 

@@ -1,12 +1,12 @@
 """The learning proof: do trained encoders make a frozen backbone follow the motion?
 
-In the synthetic dance-music world (``data_synth``), with MusicGen's architecture at a size a CPU
+In the synthetic dance-music world (:mod:`.synthetic_world`), with MusicGen's architecture at a size a CPU
 trains in minutes:
 
 1. **Pretrain** a tiny MusicGen on music of its own world (disjoint from the encoders' data, as
    MusicGen never saw AIST++): its codec to reconstruct the music,
    then its LM under text-only captions (genre, tempo and first beat in words, see
-   ``ml.pretrain``), so it can make beats at all; then freeze it.
+   :mod:`.pretrain`), so it can make beats at all; then freeze it.
 2. **Train the encoders** on a second world's training pairs with ``motionscore train``'s loop
    against that frozen backbone: the
    prompt is ``a @ music with * as the rhythm``, the encoders see only the motion and its genre.
@@ -40,13 +40,16 @@ import torch
 
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
 
-from .backbones import GenerationRequest
-from .data import load_split
-from .data_synth import make_world
-from .metrics import DEFAULT_TOLERANCE, beat_scores, score_take
-from .ml.encoders import Encoders
-from .ml.pretrain import CodecConfig, PretrainConfig, fit_codec, TinyMusicGenSpec, caption, load_pretrained, pretrain_lm, save_pretrained
-from .ml.pseudo_words import InjectionPlan
+from motionscore.server.evaluation.metrics import DEFAULT_TOLERANCE, beat_scores, score_take
+from motionscore.server.evaluation.paired import paired_comparison
+from motionscore.server.generation.backbones import GenerationRequest
+from motionscore.server.generation.backbones.musicgen import TinyMusicGenSpec, save_pretrained
+from motionscore.server.model.captions import caption
+from motionscore.server.model.encoders import Encoders
+from motionscore.server.model.pseudo_words import InjectionPlan
+from .data_folder import load_split
+from .pretrain import CodecConfig, PretrainConfig, fit_codec, load_pretrained, pretrain_lm
+from .synthetic_world import make_world
 from .train import TrainConfig, _audio, target_of, train
 
 CONDITIONS = ("trained", "untrained", "shuffled", "time-shuffled", "caption", "codec round trip", "world music")
@@ -116,7 +119,7 @@ def _pretrained_backbone(config: ProofConfig, pre_world: Path, pre_meta: dict, p
         if saved.get("stamp") == json.loads(json.dumps(stamp)):
             log(f"reusing the pretrained backbone {path} (delete it to pretrain again)")
             return {**saved["pretrain_loss"], "reused": True}
-    from .backbones.musicgen import MusicGenBackbone
+    from motionscore.server.generation.backbones.musicgen import MusicGenBackbone
 
     backbone = MusicGenBackbone.from_musicgen(config.spec.build(), model_id=str(path))
     music = load_split(pre_world, "train") + load_split(pre_world, "val")
@@ -237,25 +240,6 @@ def run_proof(config: ProofConfig, log=print) -> dict:
 
 #: The baselines the trained encoders are compared with clip by clip.
 BASELINES = ("untrained", "shuffled", "time-shuffled")
-
-
-def paired_comparison(trained: list[float], baseline: list[float], seed: int = 0, resamples: int = 10_000) -> dict:
-    """Trained minus baseline over the same held-out clips: mean difference, its bootstrap 95 %
-    interval (clips resampled with replacement) and the two-sided Wilcoxon signed-rank p-value.
-
-    The clips are paired (same motion, same generation seed), so the per-clip differences carry the
-    effect; the spread between clips (tempo, genre) cancels out.
-    """
-    from scipy.stats import wilcoxon
-
-    diff = np.asarray(trained, dtype=float) - np.asarray(baseline, dtype=float)
-    if diff.size == 0:
-        raise ValueError("no clips to compare")
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
-    p_value = 1.0 if not np.any(diff) else float(wilcoxon(diff).pvalue)
-    return {"mean": round(float(diff.mean()), 4), "ci95": [round(float(v), 4) for v in np.percentile(means, [2.5, 97.5])],
-            "p": round(p_value, 4), "clips": int(diff.size)}
 
 
 def paired_table(per_clip: dict, seed: int = 0) -> dict:

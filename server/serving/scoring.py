@@ -11,9 +11,9 @@ from motionscore.shared.motion import Motion
 from motionscore.shared.options import ScoreOptions
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
 
-from . import __version__
-from .backbones import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from .metrics import score_take
+from motionscore.server import __version__
+from motionscore.server.generation.backbones import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
+from motionscore.server.evaluation.metrics import score_take
 
 
 @dataclass
@@ -48,7 +48,7 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
     notes = list(generation.notes)
     lock = options.beat_lock if options.beat_lock is not None else backbone.name != "synth"
     if lock and rhythm.beat_times.size >= 2:
-        from .beatlock import beat_lock
+        from motionscore.server.generation.beatlock import beat_lock
 
         locked = beat_lock(audio, generation.sample_rate, rhythm.beat_times)
         if locked.anchors:

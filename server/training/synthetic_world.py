@@ -19,8 +19,8 @@ from motionscore.shared.genres import GENRE_CODES
 from motionscore.shared.motion import save_motion
 from motionscore.shared.rhythm import extract_rhythm
 
-from .audio_io import write_audio
-from .backbones import GenerationRequest, load_backbone
+from motionscore.server.generation.audio_io import write_audio
+from motionscore.server.generation.backbones import GenerationRequest, load_backbone
 from .synthetic_dance import beat_times, synthetic_dance
 
 

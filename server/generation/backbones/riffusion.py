@@ -15,7 +15,7 @@ import math
 import torch
 
 from . import riffusion_audio
-from ..ml.device import resolve_device
+from motionscore.server.model.device import resolve_device
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
@@ -32,7 +32,7 @@ def build_tiny_riffusion(seed: int = 0, device: str = "cpu"):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from ..ml.tokenizers import word_level_tokenizer
+    from motionscore.server.model.tokenizers import word_level_tokenizer
 
     torch.manual_seed(seed)
     tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="<|endoftext|>")

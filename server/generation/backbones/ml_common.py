@@ -9,8 +9,8 @@ import torch
 
 from motionscore.shared.genres import GENRE_NAMES
 
-from ..ml.checkpoint import load_checkpoint, load_released
-from ..ml.encoders import resample_onsets
+from motionscore.server.model.checkpoint import load_checkpoint, load_released
+from motionscore.server.model.encoders import resample_onsets
 from motionscore.shared.prompts import build_prompt, fill
 from .base import Generation, GenerationRequest, ProgressFn, no_progress
 from .windows import join_windows, plan_windows

@@ -9,20 +9,24 @@ on the reversed motion's rhythm (PN-Diffusion's idea) instead of the empty condi
 
 ``--model tiny`` builds a small random MusicGen (debug EnCodec, 2-layer LM, 2-layer T5, word-level
 tokenizer) deterministically, offline; every other path is the same as for a real model.
-``--model FILE.safetensors`` loads a tiny model pretrained by the learning proof (``ml.pretrain``).
+``--model FILE.safetensors`` loads a tiny model pretrained by the learning proof (:func:`save_pretrained`, written by ``training.pretrain``).
 """
 
 from __future__ import annotations
 
+import json
 import typing as tp
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from audiocraft.modules.conditioners import ConditioningProvider, ConditionFuser, TextConditioner
 
-from ..ml.device import resolve_device
-from ..ml.pseudo_words import InjectionPlan, inject
+from motionscore.server.model.captions import CAPTION_WORDS
+from motionscore.server.model.device import resolve_device
+from motionscore.server.model.pseudo_words import InjectionPlan, inject
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .ml_common import MLBackboneMixin, exact_length
 
@@ -104,7 +108,7 @@ def build_tiny_musicgen(seed: int = 0, device: str = "cpu", dim: int = 32, layer
     from audiocraft.modules.codebooks_patterns import DelayedPatternProvider
     from transformers import T5Config, T5EncoderModel
 
-    from ..ml.tokenizers import word_level_tokenizer
+    from motionscore.server.model.tokenizers import word_level_tokenizer
 
     torch.manual_seed(seed)
     compression = builders.get_debug_compression_model(device, sample_rate=32000)
@@ -142,6 +146,64 @@ def load_musicgen(model: str, device: str = "cpu"):
     return mg
 
 
+FORMAT = "motionscore-tiny-musicgen/1"
+
+
+@dataclass
+class TinyMusicGenSpec:
+    """Arguments of :func:`build_tiny_musicgen` for a pretrained tiny model (stored with its weights)."""
+
+    seed: int = 0
+    dim: int = 128
+    layers: int = 4
+    heads: int = 8
+    text_dim: int = 64
+    extra_words: list[str] = field(default_factory=lambda: list(CAPTION_WORDS))
+    codebooks: int = 1
+
+    def build(self, device: str = "cpu"):
+        from motionscore.server.generation.backbones.musicgen import build_tiny_musicgen
+
+        return build_tiny_musicgen(seed=self.seed, device=device, dim=self.dim, layers=self.layers,
+                                   heads=self.heads, text_dim=self.text_dim, extra_words=tuple(self.extra_words),
+                                   codebooks=self.codebooks)
+
+
+def save_pretrained(backbone, spec: TinyMusicGenSpec, path: Path) -> None:
+    """The LM's and the codec's weights + the spec that rebuilds the rest, as safetensors (atomic)."""
+    from safetensors.torch import save_file
+
+    state = {f"lm.{k}": v for k, v in backbone.mg.lm.state_dict().items()}
+    state |= {f"codec.{k}": v for k, v in backbone.mg.compression_model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={"format": FORMAT, "spec": json.dumps(asdict(spec))})
+    tmp.replace(path)
+
+
+def load_pretrained_musicgen(path: Path, device: str = "cpu"):
+    """The audiocraft MusicGen saved by :func:`save_pretrained` (eval mode)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # safetensors raises its own types for unreadable files
+        raise ValueError(f"{path}: not a safetensors file ({type(exc).__name__})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a pretrained tiny MusicGen (format {meta.get('format')!r})")
+    spec = TinyMusicGenSpec(**json.loads(meta["spec"]))
+    mg = spec.build(device)
+    state = load_file(str(path), device=device)
+    for prefix, module in (("lm.", mg.lm), ("codec.", mg.compression_model)):
+        module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        module.eval()
+    return mg
+
+
 class MusicGenBackbone(MLBackboneMixin, Backbone):
     """MusicGen + encoders (see module docstring).
 
@@ -162,8 +224,6 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         if model == "tiny":
             self.mg = build_tiny_musicgen(device=self.device)
         elif model.endswith(".safetensors"):  # a tiny model pretrained by the learning proof
-            from ..ml.pretrain import load_pretrained_musicgen
-
             self.mg = load_pretrained_musicgen(model, self.device)
         else:
             self.mg = load_musicgen(model, self.device)

@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ADDON = Path(__file__).resolve().parents[1] / "blender_addon"
-REPO_SHARED = Path(__file__).resolve().parents[1] / "shared"
+REPO_ADDON = Path(__file__).resolve().parents[2] / "blender_addon"
+REPO_SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 #: Blender platform name -> pip platform tag (pip also accepts older compatible tags).
 PLATFORMS = {

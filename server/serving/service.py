@@ -26,8 +26,8 @@ from motionscore.shared.genres import GENRE_CODES
 from motionscore.shared.motion import Motion
 from motionscore.shared.options import ScoreOptions
 
-from . import __version__
-from .backbones import Backbone, Cancelled
+from motionscore.server import __version__
+from motionscore.server.generation.backbones import Backbone, Cancelled
 from .scoring import score_batch, score_motion
 
 log = logging.getLogger("motionscore.server")

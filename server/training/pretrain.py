@@ -18,76 +18,22 @@ the beats go, only how fast, and at the published 0.2 s tolerance a right-tempo 
 phase already matches most beats, so a tempo-only backbone could not show the difference. Captions are dropped (null condition) with probability
 ``caption_dropout`` so classifier-free guidance has a trained unconditional branch, as in MusicGen.
 
-The pretrained model is saved as one safetensors file: the LM's and the codec's state dicts
-(``lm.``/``codec.`` prefixes) plus, in the metadata, the :func:`build_tiny_musicgen` arguments that
-rebuild the rest (tokenizer, T5) identically.
+The pretrained model is saved with the musicgen backbone's ``save_pretrained`` (one safetensors
+file, loaded back by ``--backbone musicgen --model FILE.safetensors``); captions come from
+:mod:`motionscore.server.model.captions`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from motionscore.shared.genres import GENRE_NAMES
-
-#: Caption tempo resolution (BPM): captions say "125 bpm", not "123.7 bpm".
-TEMPO_STEP = 5
-TEMPO_WORDS = tuple(str(b) for b in range(60, 201, TEMPO_STEP))
-#: Where the first beat falls, in steps of this many seconds (one EnCodec frame of the tiny model).
-ONSET_STEP_S = 0.04
-ONSET_WORDS = tuple(str(n) for n in range(0, 26))
-CAPTION_WORDS = ("at", "bpm", "first") + TEMPO_WORDS + tuple(w for w in ONSET_WORDS if w not in TEMPO_WORDS)
-_TEMPLATES = ("a {genre} music at {bpm} bpm first beat {onset}", "{bpm} bpm {genre} music first beat {onset}",
-              "a {genre} music with {bpm} bpm first beat {onset} as the rhythm")
-
-FORMAT = "motionscore-tiny-musicgen/1"
-
-
-@dataclass
-class TinyMusicGenSpec:
-    """Arguments of :func:`build_tiny_musicgen` for the proof's backbone (stored with its weights)."""
-
-    seed: int = 0
-    dim: int = 128
-    layers: int = 4
-    heads: int = 8
-    text_dim: int = 64
-    extra_words: list[str] = field(default_factory=lambda: list(CAPTION_WORDS))
-    codebooks: int = 1
-
-    def build(self, device: str = "cpu"):
-        from ..backbones.musicgen import build_tiny_musicgen
-
-        return build_tiny_musicgen(seed=self.seed, device=device, dim=self.dim, layers=self.layers,
-                                   heads=self.heads, text_dim=self.text_dim, extra_words=tuple(self.extra_words),
-                                   codebooks=self.codebooks)
-
-
-def tempo_word(bpm: float) -> str:
-    """The caption's tempo: ``bpm`` rounded to TEMPO_STEP and clamped to the vocabulary."""
-    value = int(round(bpm / TEMPO_STEP) * TEMPO_STEP)
-    return str(min(max(value, int(TEMPO_WORDS[0])), int(TEMPO_WORDS[-1])))
-
-
-def onset_word(first_beat_s: float) -> str:
-    """The caption's first-beat position: seconds -> ONSET_STEP_S steps, clamped to the vocabulary."""
-    return str(min(max(int(round(first_beat_s / ONSET_STEP_S)), 0), len(ONSET_WORDS) - 1))
-
-
-def caption(genre: str | None, bpm: float, first_beat_s: float, variant: int = 0) -> str:
-    """A text-only caption naming the genre (AIST++ code, e.g. "gHO"), the tempo (BPM) and where the
-    first beat falls (seconds from the start)."""
-    name = GENRE_NAMES.get(genre, "") if genre else ""
-    # "LA-style Hip-hop" -> "la style hip hop": the vocabulary holds the words, not the hyphen.
-    text = _TEMPLATES[variant % len(_TEMPLATES)].format(genre=name.lower().replace("-", " "), bpm=tempo_word(bpm),
-                                                        onset=onset_word(first_beat_s))
-    return " ".join(text.split())
+from motionscore.server.model.captions import CAPTION_VARIANTS, caption
 
 
 @dataclass
@@ -191,51 +137,16 @@ def pretrain_lm(backbone, codes: list[torch.Tensor], genres: list[str | None], b
 
     def step_loss(step: int) -> torch.Tensor:
         idx = rng.choice(len(codes), size=min(config.batch_size, len(codes)), replace=False)
-        texts = [caption(genres[i], bpms[i], first_beats[i], int(rng.integers(len(_TEMPLATES))))
+        texts = [caption(genres[i], bpms[i], first_beats[i], int(rng.integers(CAPTION_VARIANTS)))
                  if rng.random() >= config.caption_dropout else "" for i in idx]
         return backbone.text_cross_entropy(stacked[idx], texts)
 
     return _optimise(lm, optimizer, config.steps, step_loss, lr_at, 1.0, "pretrain", 100, log)
 
 
-def save_pretrained(backbone, spec: TinyMusicGenSpec, path: Path) -> None:
-    """The LM's and the codec's weights + the spec that rebuilds the rest, as safetensors (atomic)."""
-    from safetensors.torch import save_file
-
-    state = {f"lm.{k}": v for k, v in backbone.mg.lm.state_dict().items()}
-    state |= {f"codec.{k}": v for k, v in backbone.mg.compression_model.state_dict().items()}
-    state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"format": FORMAT, "spec": json.dumps(asdict(spec))})
-    tmp.replace(path)
-
-
-def load_pretrained_musicgen(path: Path, device: str = "cpu"):
-    """The audiocraft MusicGen saved by :func:`save_pretrained` (eval mode)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    if not Path(path).is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:  # safetensors raises its own types for unreadable files
-        raise ValueError(f"{path}: not a safetensors file ({type(exc).__name__})") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a pretrained tiny MusicGen (format {meta.get('format')!r})")
-    spec = TinyMusicGenSpec(**json.loads(meta["spec"]))
-    mg = spec.build(device)
-    state = load_file(str(path), device=device)
-    for prefix, module in (("lm.", mg.lm), ("codec.", mg.compression_model)):
-        module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        module.eval()
-    return mg
-
-
 def load_pretrained(path: Path, device: str = "cpu", encoders: str | None = None):
     """A :class:`MusicGenBackbone` of the saved tiny model: the same as ``--backbone musicgen
     --model PATH`` on the command line."""
-    from ..backbones.musicgen import MusicGenBackbone
+    from motionscore.server.generation.backbones.musicgen import MusicGenBackbone
 
     return MusicGenBackbone(model=str(path), encoders=encoders, device=device)

@@ -7,12 +7,17 @@ from importlib import import_module
 
 from .base import Backbone, Cancelled, Generation, GenerationRequest, ProgressFn, no_progress
 
+# audiocraft imports xformers at module top; its prebuilt kernels never match a current torch and it
+# warns about it on every start, but audiocraft's default 'torch' attention does not use them. Set
+# here, in the package every backbone module sits in, so it holds before any of them imports audiocraft.
+logging.getLogger("xformers").setLevel(logging.ERROR)
+
 #: name -> "module:Class"; modules are imported only when asked for (the ML ones import torch).
 REGISTRY: dict[str, str] = {
-    "synth": "motionscore.server.backbones.synth:SynthBackbone",
-    "musicgen": "motionscore.server.backbones.musicgen:MusicGenBackbone",
-    "riffusion": "motionscore.server.backbones.riffusion:RiffusionBackbone",
-    "audioldm": "motionscore.server.backbones.audioldm:AudioLDMBackbone",
+    "synth": "motionscore.server.generation.backbones.synth:SynthBackbone",
+    "musicgen": "motionscore.server.generation.backbones.musicgen:MusicGenBackbone",
+    "riffusion": "motionscore.server.generation.backbones.riffusion:RiffusionBackbone",
+    "audioldm": "motionscore.server.generation.backbones.audioldm:AudioLDMBackbone",
 }
 
 
@@ -31,9 +36,6 @@ def load_backbone(name: str, **options) -> Backbone:
     except KeyError:
         raise UnknownBackboneError(
             f"unknown backbone {name!r}; available: {', '.join(available_backbones())}") from None
-    # audiocraft imports xformers at module top; its prebuilt kernels never match a current torch and
-    # it warns about it on every start, but audiocraft's default 'torch' attention does not use them.
-    logging.getLogger("xformers").setLevel(logging.ERROR)
     module_name, class_name = target.split(":")
     return getattr(import_module(module_name), class_name)(**options)
 

@@ -22,11 +22,11 @@ import torch
 
 from motionscore.shared.rhythm import extract_rhythm
 
-from .backbones import GenerationRequest, load_backbone
-from .data import load_split
-from .ml.checkpoint import load_checkpoint, save_checkpoint
-from .ml.device import resolve_device
-from .ml.encoders import EncoderConfig, Encoders, default_hidden
+from motionscore.server.generation.backbones import GenerationRequest, load_backbone
+from .data_folder import load_split
+from motionscore.server.model.checkpoint import load_checkpoint, save_checkpoint
+from motionscore.server.model.device import resolve_device
+from motionscore.server.model.encoders import EncoderConfig, Encoders, default_hidden
 
 
 @dataclass
@@ -82,7 +82,7 @@ def target_of(backbone, audio_path: Path, reverse: bool = False) -> torch.Tensor
         return codes[0]
     vae = backbone.pipe.vae
     if name == "riffusion":
-        from .backbones import riffusion_audio
+        from motionscore.server.generation.backbones import riffusion_audio
 
         wav = _audio(audio_path, riffusion_audio.SAMPLE_RATE)
         wav = wav[::-1].copy() if reverse else wav

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..ml.device import resolve_device
+from motionscore.server.model.device import resolve_device
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
@@ -27,7 +27,7 @@ def build_tiny_audioldm(seed: int = 0, device: str = "cpu"):
     from diffusers import AudioLDMPipeline, AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import ClapTextConfig, ClapTextModelWithProjection, SpeechT5HifiGan, SpeechT5HifiGanConfig
 
-    from ..ml.tokenizers import word_level_tokenizer
+    from motionscore.server.model.tokenizers import word_level_tokenizer
 
     torch.manual_seed(seed)
     tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>")

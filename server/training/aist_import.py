@@ -19,7 +19,7 @@ import numpy as np
 from motionscore.shared.genres import parse_genre
 from motionscore.shared.motion import COCO17, Motion, save_motion
 
-from .audio_io import write_audio
+from motionscore.server.generation.audio_io import write_audio
 
 FPS = 60.0
 VIEWS = 9

@@ -1,1 +1,0 @@
-"""The music model (needs torch): rhythm/genre encoders, pseudo-word prompts, checkpoints."""

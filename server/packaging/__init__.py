@@ -1,0 +1,1 @@
+"""Packaging: building the Blender extension zip (add-on, shared/ and bundled wheels)."""
