@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 import bpy
 
 from . import preferences as prefs
-from .sampling import SamplingError, sample_scene
+from .markers import place_map_markers, user_hits
+from .sampling import SamplingError, sample_scene, scene_fps
 from .sequencer import SequencerError, place_take
+from .shared import limits
 from .shared.client import ScoreClient, ServerError
 from .shared.options import OptionsError, ScoreOptions
 
@@ -30,6 +32,7 @@ class ActiveJob:
     seeds: list[int]
     frame_start: int
     frame_end: int
+    hits: tuple = ()
     heard: bool = False
     results: dict = field(default_factory=dict)
 
@@ -39,10 +42,12 @@ _active: ActiveJob | None = None
 started_server: subprocess.Popen | None = None
 
 
-def _options(settings, seed: int) -> ScoreOptions:
+def _options(settings, seed: int, hits=()) -> ScoreOptions:
     return ScoreOptions(genre=None if settings.genre == "AUTO" else settings.genre, prompt=settings.prompt,
                         seed=seed, backbone=settings.backbone or None,
-                        beat_lock={"AUTO": None, "ON": True, "OFF": False}[settings.beat_lock])
+                        beat_lock={"AUTO": None, "ON": True, "OFF": False}[settings.beat_lock],
+                        hits=tuple(hits), tempo_bpm=settings.tempo or None,
+                        meter=None if settings.meter == "AUTO" else int(settings.meter))
 
 
 def _maybe_start_server(context, address: str) -> str | None:
@@ -98,6 +103,14 @@ def _place_results(scene, job_results: list, frame_start: int, frame_end: int, r
         settings.last_file = str(path)
         text = "n/a" if alignment is None else f"{alignment:.2f}"
         report({"INFO"}, f"motionscore: take '{strip.name}' on channel {strip.channel}, alignment {text}")
+    if job_results:
+        # The bars of the last take; the user's own markers stay as they are.
+        tempo_map = job_results[-1][0].metadata.get("tempo_map") or {}
+        written = place_map_markers(scene, tempo_map, frame_start, scene_fps(scene), settings.beat_markers)
+        settings.last_map = tempo_map.get("summary", "")
+        settings.last_tempo = float(tempo_map.get("tempo_bpm") or 0.0)
+        if tempo_map:
+            report({"INFO"}, f"motionscore: {tempo_map.get('summary', '')}; {written} timeline markers")
 
 
 class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
@@ -130,7 +143,8 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
         try:
             sampled = sample_scene(context, settings.bone_preset, settings.bone_mapping)
             seeds = [settings.seed + k for k in range(settings.variations)]
-            options = [_options(settings, seed) for seed in seeds]
+            hits = user_hits(context.scene, sampled.frame_start, sampled.frame_end, sampled.motion.fps)
+            options = [_options(settings, seed, hits) for seed in seeds]
         except (SamplingError, OptionsError) as exc:
             return self._fail(context, str(exc))
         for warning in sampled.warnings:
@@ -148,7 +162,8 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
         if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
             return self._run_blocking(context, client, sampled, options)
         job_ids = [client.submit(sampled.motion, o) for o in options]
-        _active = ActiveJob(client, context.scene.name, job_ids, seeds, sampled.frame_start, sampled.frame_end)
+        _active = ActiveJob(client, context.scene.name, job_ids, seeds, sampled.frame_start, sampled.frame_end,
+                            tuple(hits))
         settings.running, settings.progress, settings.stage = True, 0.0, "sending"
         # Timers never run under `blender -b`; there, whoever asked for ASYNC calls poll_active().
         bpy.app.timers.register(_poll_active, first_interval=POLL_INTERVAL_S)
@@ -220,7 +235,7 @@ def _poll_active():
         _redraw()
         return None
     if all(s.done for s in states):
-        results = [(s.result, _options(settings, seed)) for s, seed in zip(states, job.seeds)]
+        results = [(s.result, _options(settings, seed, job.hits)) for s, seed in zip(states, job.seeds)]
         try:
             _place_results(scene, results, job.frame_start, job.frame_end, lambda level, text: print(text, file=sys.stderr))
             _finish(scene)
@@ -240,6 +255,25 @@ def _redraw() -> None:
         for area in window.screen.areas:
             if area.type in ("SEQUENCE_EDITOR", "VIEW_3D"):
                 area.tag_redraw()
+
+
+class MOTIONSCORE_OT_scale_tempo(bpy.types.Operator):
+    """Double or halve the tempo the next take uses (starting from the last take's tempo)"""
+
+    bl_idname = "motionscore.scale_tempo"
+    bl_label = "Scale tempo"
+    bl_options = {"REGISTER", "UNDO"}
+
+    factor: bpy.props.FloatProperty(name="Factor", default=2.0, min=0.25, max=4.0)
+
+    def execute(self, context):
+        settings = context.scene.motionscore
+        base = settings.tempo or settings.last_tempo
+        if not base:
+            self.report({"WARNING"}, "motionscore: no tempo yet: score once, or type a tempo")
+            return {"CANCELLED"}
+        settings.tempo = min(max(base * self.factor, limits.MIN_TEMPO_BPM), limits.MAX_TEMPO_BPM)
+        return {"FINISHED"}
 
 
 class MOTIONSCORE_OT_cancel(bpy.types.Operator):
@@ -269,4 +303,4 @@ def shutdown() -> None:
     _finish(None)
 
 
-CLASSES = (MOTIONSCORE_OT_score_animation, MOTIONSCORE_OT_cancel)
+CLASSES = (MOTIONSCORE_OT_score_animation, MOTIONSCORE_OT_scale_tempo, MOTIONSCORE_OT_cancel)

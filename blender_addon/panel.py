@@ -22,6 +22,13 @@ class _MotionScorePanel:
         row.prop(settings, "variations")
         col.prop(settings, "backbone")
         col.prop(settings, "beat_lock")
+        row = col.row(align=True)
+        row.prop(settings, "tempo")
+        row.operator("motionscore.scale_tempo", text="x2").factor = 2.0
+        row.operator("motionscore.scale_tempo", text="x1/2").factor = 0.5
+        row = col.row(align=True)
+        row.prop(settings, "meter", text="")
+        row.prop(settings, "beat_markers")
         col.prop(settings, "bone_preset")
         if settings.bone_preset != "DEFORM":
             col.prop(settings, "bone_mapping")
@@ -32,6 +39,8 @@ class _MotionScorePanel:
             layout.operator("motionscore.score_animation", icon="SOUND")
         if settings.last_alignment >= 0:
             layout.label(text=f"Last take: alignment {settings.last_alignment:.2f}", icon="CHECKMARK")
+        if settings.last_map:
+            layout.label(text=settings.last_map, icon="TIME")
         if settings.last_error:
             box = layout.box()
             box.alert = True

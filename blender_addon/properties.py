@@ -25,6 +25,13 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
         ("AUTO", "Automatic", "On for the ML backbones, off for synth (already on the beat)"),
         ("ON", "On", "Time-warp the music onto the motion's beats (at most 8 % locally)"),
         ("OFF", "Off", "Keep the music as generated")])
+    tempo: FloatProperty(name="Tempo", min=0.0, max=300.0, default=0.0, precision=1,
+                         description="BPM the next take must use (0: estimate it from the motion)")
+    meter: EnumProperty(name="Meter", default="AUTO", items=[
+        ("AUTO", "Automatic", "4/4"),
+        ("4", "4/4", "Four beats per bar"), ("3", "3/4", "Three beats per bar")])
+    beat_markers: BoolProperty(name="Beat markers", default=False,
+                               description="Also mark every beat on the timeline, not only the bars")
     bone_preset: EnumProperty(name="Bones", items=PRESET_ITEMS, default="AUTO")
     bone_mapping: StringProperty(name="Bone mapping", default="",
                                  description='JSON overrides, e.g. {"left_wrist": "hand.L"}')
@@ -35,6 +42,8 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
     last_error: StringProperty(default="")
     last_alignment: FloatProperty(default=-1.0)
     last_file: StringProperty(default="", subtype="FILE_PATH")
+    last_map: StringProperty(default="", description="The last take's tempo map in one line")
+    last_tempo: FloatProperty(default=0.0, description="The last take's tempo (BPM)")
 
 
 CLASSES = (MotionScoreSettings,)

@@ -15,6 +15,8 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from motionscore.shared.client import ScoreClient, ServerError, default_address
 from motionscore.shared.genres import valid_genres_text
 from motionscore.shared.motion import MotionError, load_motion
@@ -108,6 +110,45 @@ def _load(path: str):
         raise UserError(str(exc)) from None
 
 
+def _read_hits(args: argparse.Namespace) -> tuple[float, ...]:
+    """--hits "1.25,3.5" and --hits-file FILE (one time in seconds per line, '#' comments), together."""
+    from motionscore.shared.options import parse_hits
+
+    values: list[float] = []
+    if args.hits:
+        values += parse_hits(args.hits)
+    if args.hits_file:
+        try:
+            lines = Path(args.hits_file).read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--hits-file {args.hits_file}: cannot read it ({type(exc).__name__})") from None
+        text = ",".join(line.split("#", 1)[0].split()[0] for line in lines if line.split("#", 1)[0].strip())
+        try:
+            values += parse_hits(text)
+        except OptionsError as exc:
+            raise UserError(f"--hits-file {args.hits_file}: {exc}") from None
+    return tuple(sorted(values))
+
+
+def _map_options(args: argparse.Namespace) -> dict:
+    """The tempo-map options shared by score and rhythm (hits, tempo, meter), validated."""
+    try:
+        return {"hits": _read_hits(args), "tempo_bpm": args.tempo, "meter": args.meter}
+    except OptionsError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _add_map_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hits", default=None, metavar="T1,T2",
+                        help="sync points in seconds the music must put a beat on, e.g. 1.25,3.5")
+    parser.add_argument("--hits-file", default=None, metavar="FILE",
+                        help="more sync points: one time in seconds per line ('#' starts a comment)")
+    parser.add_argument("--tempo", type=float, default=None, metavar="BPM",
+                        help="impose the tempo instead of estimating it from the motion")
+    parser.add_argument("--meter", type=int, default=None, choices=(3, 4),
+                        help="beats per bar (default 4)")
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from .generation.audio_io import OutputExistsError, check_output_path, write_audio
 
@@ -120,7 +161,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         options = ScoreOptions(genre=args.genre, prompt=args.prompt or "", seed=args.seed,
                                backbone=args.backbone,
                                sample_rate=args.sample_rate, rhythm_mode=args.rhythm_mode,
-                               beat_lock=args.beat_lock, negative_motion=args.negative_motion)
+                               beat_lock=args.beat_lock, negative_motion=args.negative_motion, **_map_options(args))
+        options.check_motion(motion.duration)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
     show = _progress_printer(not args.quiet and sys.stderr.isatty())
@@ -147,9 +189,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         from .evaluation.plots import beat_timeline
 
         m = metadata["metrics"]
-        beat_timeline(args.plot, audio, sample_rate, m["music_beats_s"], metadata["kinematic_beats_s"],
-                      title=path.name, metrics={"F1": m["f1"], "alignment": m["alignment"]},
-                      tolerance=m["tolerance_s"])
+        tempo_map = metadata.get("tempo_map") or {}
+        bars = [tempo_map["beats_s"][i] for i in tempo_map.get("downbeats", [])]
+        beat_timeline(args.plot, audio, sample_rate, m["music_beats_s"], metadata.get("beats_s", []),
+                      title=f"{path.name}: {tempo_map.get('summary', 'no tempo map')}",
+                      metrics={"F1": m["f1"], "alignment": m["alignment"]}, tolerance=m["tolerance_s"],
+                      bars=bars, hits=tempo_map.get("hits_s", []), reference_label="tempo map beats")
     if args.json:
         print(json.dumps({"output": str(path), **metadata}, indent=2))
     else:
@@ -167,9 +212,12 @@ def _print_summary(path: Path, meta: dict) -> None:
     print(f"  duration   {meta['duration_s']:.3f} s ({meta['frames']} frames at {meta['fps']:g} fps), "
           f"{meta['sample_rate']} Hz")
     print(f"  backbone   {meta['backbone']} ({meta['model_id']}), genre {meta['genre']}, seed {meta['seed']}")
-    print(f"  motion     {m['kinematic_beats']} kinematic beats, tempo {_fmt(m['motion_tempo_bpm'], '{:.1f} BPM')}")
+    tempo_map = meta.get("tempo_map")
+    print(f"  tempo map  {tempo_map['summary'] if tempo_map else 'none (the motion has no steady pulse)'}")
+    print(f"  motion     {len(meta.get('kinematic_beats_s', []))} kinematic beats, map tempo "
+          f"{_fmt(m['motion_tempo_bpm'], '{:.1f} BPM')}")
     print(f"  music      {m['music_beats']} beats, tempo {_fmt(m['music_tempo_bpm'], '{:.1f} BPM')}")
-    print(f"  alignment  {_fmt(m['alignment'], '{:.3f}')} (1 = every kinematic beat has a music beat on it); "
+    print(f"  alignment  {_fmt(m['alignment'], '{:.3f}')} (1 = every beat of the map has a music beat on it); "
           f"beat F1 {m['f1']:.3f} at {m['tolerance_s']:g} s")
     for note in meta.get("notes", []):
         print(f"  note       {note}")
@@ -179,28 +227,43 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
     from motionscore.shared.rhythm import extract_rhythm
 
     motion = _load(args.motion)
-    rhythm = extract_rhythm(motion, mode=args.mode)
+    settings = _map_options(args)
+    try:
+        ScoreOptions(**settings).check_motion(motion.duration)
+    except OptionsError as exc:
+        raise UserError(str(exc)) from None
+    rhythm = extract_rhythm(motion, mode=args.mode, **settings)
+    tempo_map = rhythm.tempo_map
     summary = {
         "file": args.motion, "frames": motion.num_frames, "fps": motion.fps, "duration_s": motion.duration,
         "joints": motion.num_joints, "genre": motion.genre, "mode": rhythm.mode, "static": rhythm.is_static,
         "tempo_bpm": rhythm.tempo_bpm, "rhythm_fps": rhythm.fps, "sequence_length": int(rhythm.binary.size),
         "onsets": int(rhythm.binary.sum()), "beat_times_s": [round(float(t), 4) for t in rhythm.beat_times],
+        "kinematic_beat_times_s": [round(float(t), 4) for t in rhythm.kinematic_beat_times],
         "onset_times_s": [round(float(t), 4) for t in rhythm.onset_times],
+        "tempo_map": tempo_map.to_dict() if tempo_map is not None else None,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"{args.motion}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.3f} s), "
           f"{motion.num_joints} joints, genre {motion.genre or 'not set'}")
-    if rhythm.is_static:
-        print("  the motion does not move: no onsets, no beats, no tempo")
+    if tempo_map is None:
+        print("  the motion does not move: no onsets, no beats, no tempo" if rhythm.is_static
+              else "  no steady pulse: no beats, no tempo")
         return 0
     print(f"  rhythm sequence: {rhythm.binary.size} samples at {rhythm.fps:g} Hz, {summary['onsets']} onsets "
           f"({summary['onsets'] / motion.duration:.1f}/s), mode {rhythm.mode}")
-    print(f"  kinematic beats: {rhythm.beat_times.size}, tempo {_fmt(rhythm.tempo_bpm, '{:.1f} BPM')}")
-    if rhythm.beat_times.size:
-        head = ", ".join(f"{t:.2f}" for t in rhythm.beat_times[:8])
-        print(f"  first beats (s): {head}{' ...' if rhythm.beat_times.size > 8 else ''}")
+    print(f"  kinematic beats: {rhythm.kinematic_beat_times.size} (what the dancer hits, beat by beat)")
+    print(f"  tempo map: {tempo_map.summary()}; {rhythm.beat_times.size} beats, {tempo_map.downbeats.size} bars")
+    for segment in tempo_map.segments:
+        print(f"    {segment.start_s:8.2f} - {segment.end_s:8.2f} s  {segment.bpm:7.2f} BPM")
+    if tempo_map.hits.size:
+        for hit in tempo_map.hits:
+            nearest = float(np.min(np.abs(rhythm.beat_times - hit)))
+            print(f"    hit {hit:8.3f} s: nearest beat {nearest * 1000:.1f} ms away")
+    head = ", ".join(f"{t:.2f}" for t in rhythm.beat_times[:8])
+    print(f"  first beats (s): {head}{' ...' if rhythm.beat_times.size > 8 else ''}")
     return 0
 
 
@@ -286,16 +349,26 @@ def cmd_eval_one(args: argparse.Namespace) -> int:
         reference = read_audio(args.reference) if args.reference else None
     except EvaluationError as exc:
         raise UserError(str(exc)) from None
-    report = evaluate_clip(Path(args.audio).stem, audio, rate, reference, motion, args.tolerance, args.sigma, clap)
+    reference_beats = None
+    if args.reference_beats:
+        from .evaluation.real_clips import read_beats
+
+        try:
+            reference_beats = read_beats(Path(args.reference_beats))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--reference-beats {args.reference_beats}: not a beats file (one time in seconds "
+                            f"per line): {str(exc).splitlines()[0][:120]}") from None
+    report = evaluate_clip(Path(args.audio).stem, audio, rate, reference, motion, args.tolerance, args.sigma, clap,
+                           reference_beats=reference_beats)
     if args.plot:
         from .evaluation.plots import beat_timeline
 
         metrics = {k: getattr(report, k) for k in ("f1", "alignment") if getattr(report, k) is not None}
-        beat_timeline(args.plot, audio, rate, report.music_beats, report.kinematic_beats,
+        beat_timeline(args.plot, audio, rate, report.music_beats, report.motion_beats,
                       title=Path(args.audio).name, metrics=metrics, tolerance=args.tolerance)
     if args.json:
         print(json.dumps({**report.row(), "music_beats_s": report.music_beats,
-                          "kinematic_beats_s": report.kinematic_beats}, indent=2))
+                          "motion_beats_s": report.motion_beats}, indent=2))
     else:
         for key, value in report.row().items():
             print(f"{key:>22}  {_fmt(value, '{:.3f}') if isinstance(value, float) else value}")
@@ -451,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="print the take's metadata as JSON")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("--plot", default=None, metavar="PNG", help="also draw the take's beat timeline")
+    _add_map_options(score)
     _add_model_options(score)
     score.set_defaults(func=cmd_score)
 
@@ -481,15 +555,18 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("motion", help="motion .npz")
     one.add_argument("audio", help="generated audio")
     one.add_argument("--reference", default=None, help="reference music for BCS/BHS/F1/TD/CLAP")
+    one.add_argument("--reference-beats", default=None, metavar="FILE",
+                     help="annotated beats (one time in seconds per line): F1 at the tolerance and at 70 ms")
     one.add_argument("--json", action="store_true")
     one.add_argument("--plot", default=None, metavar="PNG", help="draw the beat timeline")
     metric_options(one)
     one.set_defaults(func=cmd_eval_one)
 
-    rhythm = sub.add_parser("rhythm", help="show a motion's rhythm (onsets, kinematic beats, tempo)")
+    rhythm = sub.add_parser("rhythm", help="show a motion's rhythm (onsets, kinematic beats, tempo map)")
     rhythm.add_argument("motion", help="motion file (.npz)")
     rhythm.add_argument("--mode", choices=RHYTHM_MODES, default="default")
     rhythm.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_map_options(rhythm)
     rhythm.set_defaults(func=cmd_rhythm)
 
     serve = sub.add_parser("serve", help="run the inference server",

@@ -17,6 +17,10 @@ GENRES: tuple[tuple[str, str], ...] = (
 )
 GENRE_CODES: tuple[str, ...] = tuple(code for code, _ in GENRES)
 GENRE_NAMES: dict[str, str] = dict(GENRES)
+#: Tempo range (BPM) of each genre's music in AIST++ (music ids mXX0-5: 80 + 10 k BPM; house
+#: 110 + 5 k BPM): the tempo map's prior when the genre is known.
+GENRE_TEMPO_RANGE: dict[str, tuple[float, float]] = {code: (110.0, 135.0) if code == "HO" else (80.0, 130.0)
+                                                     for code in GENRE_CODES}
 #: What a user may write to let the server pick the genre.
 AUTO = "auto"
 

@@ -24,3 +24,8 @@ MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 96_000
 #: Longest free-text prompt (characters).
 MAX_PROMPT_CHARS = 2_000
+#: Most sync points (hits) in one request.
+MAX_HITS = 1_000
+#: Tempo a user may impose (BPM).
+MIN_TEMPO_BPM = 20.0
+MAX_TEMPO_BPM = 300.0

@@ -17,6 +17,31 @@ class OptionsError(ValueError):
     """An option with a bad value: the message names it and says what is allowed."""
 
 
+def parse_hits(values) -> tuple[float, ...]:
+    """Hits as sorted seconds: a list/tuple of numbers, or text "1.25, 3.5" (the CLI's form).
+
+    Raises:
+        OptionsError: for anything that is not a finite time in [0, MAX_DURATION_S], or too many.
+    """
+    if isinstance(values, str):
+        parts = [p for p in values.replace(";", ",").replace("\n", ",").split(",") if p.strip()]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            raise OptionsError(f"hits must be seconds separated by commas, e.g. 1.25,3.5; got {values!r}") from None
+    if not isinstance(values, (list, tuple)):
+        raise OptionsError(f"hits must be a list of times in seconds, got {type(values).__name__}")
+    if len(values) > limits.MAX_HITS:
+        raise OptionsError(f"at most {limits.MAX_HITS} hits, got {len(values)}")
+    out = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not 0 <= value <= limits.MAX_DURATION_S:
+            raise OptionsError(f"each hit must be a time in seconds in [0, {limits.MAX_DURATION_S:g}], got {value!r}")
+        out.append(float(value))
+    return tuple(sorted(out))
+
+
 @dataclass(frozen=True)
 class ScoreOptions:
     """How to score a motion.
@@ -30,8 +55,12 @@ class ScoreOptions:
         sample_rate: output sample rate in Hz.
         negative_motion: condition the unconditional branch on the reversed motion (ML backbones).
         rhythm_mode: "default", or "compat" to reproduce the original code's rhythm extraction.
-        beat_lock: time-warp the music onto the kinematic beats (at most +-8 % locally); None =
+        beat_lock: time-warp the music onto the tempo map's beats (at most +-8 % locally); None =
             automatic: on for the ML backbones, off for synth (already on the beat by construction).
+        hits: sync points in seconds from the motion's first frame that the music must put a beat
+            on (e.g. a punch); the tempo bends as little as possible to catch them.
+        tempo_bpm: the tempo the music must take (BPM); None estimates it from the motion.
+        meter: beats per bar, 3 or 4; None for 4/4.
     """
 
     genre: str | None = None
@@ -43,6 +72,9 @@ class ScoreOptions:
     negative_motion: bool = False
     rhythm_mode: str = "default"
     beat_lock: bool | None = None
+    hits: tuple[float, ...] = ()
+    tempo_bpm: float | None = None
+    meter: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -72,11 +104,29 @@ class ScoreOptions:
             raise OptionsError("negative_motion must be true or false")
         if self.beat_lock is not None and not isinstance(self.beat_lock, bool):
             raise OptionsError("beat_lock must be true, false or nil (automatic)")
+        object.__setattr__(self, "hits", parse_hits(self.hits))
+        if self.tempo_bpm is not None:
+            if isinstance(self.tempo_bpm, bool) or not isinstance(self.tempo_bpm, (int, float)) \
+                    or not math.isfinite(self.tempo_bpm) \
+                    or not limits.MIN_TEMPO_BPM <= self.tempo_bpm <= limits.MAX_TEMPO_BPM:
+                raise OptionsError(f"tempo_bpm must be a number in [{limits.MIN_TEMPO_BPM:g}, "
+                                   f"{limits.MAX_TEMPO_BPM:g}], got {self.tempo_bpm!r}")
+            object.__setattr__(self, "tempo_bpm", float(self.tempo_bpm))
+        if self.meter is not None and (isinstance(self.meter, bool) or self.meter not in (3, 4)):
+            raise OptionsError(f"meter must be 3, 4 or nil (automatic), got {self.meter!r}")
         if self.rhythm_mode not in RHYTHM_MODES:
             raise OptionsError(f"rhythm_mode must be one of {', '.join(RHYTHM_MODES)}, got {self.rhythm_mode!r}")
 
+    def check_motion(self, duration: float) -> None:
+        """Refuse hits outside the motion ([0, duration) seconds)."""
+        late = [h for h in self.hits if h >= duration]
+        if late:
+            raise OptionsError(f"hit at {late[0]:g} s is outside the motion, which lasts {duration:g} s")
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["hits"] = list(self.hits)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "ScoreOptions":

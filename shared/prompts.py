@@ -38,3 +38,12 @@ def build_prompt(user_text: str = "", template: str | None = None) -> str:
 
 def fill(prompt: str, rhythm_token: str, genre_token: str) -> str:
     return prompt.replace("{rhythm}", rhythm_token).replace("{genre}", genre_token)
+
+
+def tempo_words(bpm: float | None, meter: int | None = None) -> str:
+    """The tempo (and a 3/4 meter) in words for a text-only prompt: "112 bpm", "84 bpm, in 3/4 time";
+    "" without a tempo. Music captions name the tempo this way, so text-to-music models follow it."""
+    if bpm is None or not bpm > 0:
+        return ""
+    words = f"{int(round(bpm))} bpm"
+    return f"{words}, in 3/4 time" if meter == 3 else words

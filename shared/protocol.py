@@ -183,6 +183,14 @@ def options_from_wire(obj) -> ScoreOptions:
         raise ProtocolError(E_BAD_OPTIONS, f"invalid options: {exc}") from None
 
 
+def check_options_for(options: ScoreOptions, motion: Motion) -> None:
+    """Options that depend on the motion (hits inside it); ProtocolError(E_BAD_OPTIONS) if not."""
+    try:
+        options.check_motion(motion.duration)
+    except OptionsError as exc:
+        raise ProtocolError(E_BAD_OPTIONS, str(exc)) from None
+
+
 def score_request(job_id: str, motion: Motion, options: ScoreOptions) -> dict:
     return {"type": SCORE, "id": job_id, "motion": motion_to_wire(motion), "options": options.to_dict()}
 

@@ -11,9 +11,12 @@ Pipeline, all at ``RHYTHM_FPS`` (60 Hz):
 5. onsets: local maxima of the envelope -> binary rhythm sequence (T60-2,), the encoders' input;
 6. kinematic beats: a tempo-following beat tracker (:mod:`.tempo`) on the *kinetic* envelope,
    the positive deceleration of the total joint speed (movement stopping, the AIST++ notion of a
-   kinematic beat), in seconds. On the real AIST++ dances in ``../shared/data/real`` it finds
-   the music's tempo (up to a factor 2) in 5 of 6 clips where the directogram envelope finds 2
-   of 6: dancers hit the beat by stopping, and the directogram's onsets are denser than beats.
+   kinematic beat), in seconds. They follow every wobble of the dancer, so music does not follow
+   them directly: they are kept as ``kinematic_beat_times``;
+7. the musical tempo map (:mod:`.tempo_map`): steady beats, bars and tempo segments estimated
+   from the motion's cues (whole-body and feet deceleration, the hips' vertical bounce, the
+   directogram envelope), catching the user's hits. ``beat_times`` and ``tempo_bpm`` are the
+   map's: every backbone's music, beat lock and the metrics follow the map.
 
 ``mode="compat"`` reproduces the original public code for its released encoder: angle bin
 ``floor(deg) % 10`` (the last digit of the angle), forward-looking peak windows, only the last of
@@ -27,12 +30,14 @@ tempo (``Rhythm.is_static``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .genres import GENRE_TEMPO_RANGE
 from .motion import Motion
 from .tempo import track_beats
+from .tempo_map import TempoMap, estimate_tempo_map, smooth
 
 RHYTHM_FPS = 60.0
 NUM_DIRECTION_BINS = 10
@@ -46,6 +51,12 @@ MEAN_HALF_WINDOW = 6
 PEAK_DELTA = 0.1
 #: Gaussian smoothing (samples at 60 Hz) of the joint speed before the kinetic envelope.
 KINETIC_SMOOTHING = 2.0
+#: Accents (movement stopping) come this long after the musical beat: measured on the ballroom
+#: dances in ../shared/data/real/paired, whose feet stop 55-250 ms (median 130 ms) after the song's
+#: beats; with 0.1 s the map's beats land on the songs' beats (F1 at 70 ms 0.43 vs 0.25 without).
+ACCENT_LATENCY_S = 0.1
+#: Detrending window (seconds) for the vertical bounce cue.
+BOUNCE_DETREND_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,11 +68,14 @@ class Rhythm:
             ``i`` at ``(i + 1) / fps`` seconds; N = T60 - 2.
         binary: uint8 (N,), 1 at onsets (the rhythm sequence fed to the encoders).
         onset_times: float64 (n_onsets,), seconds from the motion's first frame.
-        beat_times: float64 (n_beats,), kinematic beats in seconds (tempo-tracked, regular).
-        tempo_bpm: tempo of the kinematic beats (median inter-beat interval), None without beats.
+        beat_times: float64 (n_beats,), the music's beats in seconds: the tempo map's beats.
+        tempo_bpm: the map's main tempo, None without beats.
         duration: the motion's length in seconds (frames / motion fps).
         fps: sample rate of ``envelope``/``binary`` (60 Hz).
         mode: ``"default"`` or ``"compat"``.
+        tempo_map: the musical tempo map (None for a motion without a pulse).
+        kinematic_beat_times: float64, the beat tracker's beats on the kinetic envelope (seconds),
+            which follow every kinematic beat.
     """
 
     envelope: np.ndarray
@@ -72,6 +86,8 @@ class Rhythm:
     duration: float
     fps: float = RHYTHM_FPS
     mode: str = "default"
+    tempo_map: TempoMap | None = None
+    kinematic_beat_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def is_static(self) -> bool:
@@ -85,16 +101,19 @@ class Rhythm:
         """The part of this rhythm in [start, end) seconds, with times relative to ``start``.
 
         Used to condition long shots window by window. The sub-sequence keeps the 60 Hz sampling;
-        the window's tempo is that of its own kinematic beats.
+        the window's tempo is that of its part of the tempo map.
         """
         times = self.sample_times()
         keep = (times >= start) & (times < end)
         beats = self.beat_times[(self.beat_times >= start) & (self.beat_times < end)] - start
+        kinematic = self.kinematic_beat_times
+        kinematic = kinematic[(kinematic >= start) & (kinematic < end)] - start
         onsets = self.onset_times[(self.onset_times >= start) & (self.onset_times < end)] - start
-        tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else self.tempo_bpm
+        tempo_map = self.tempo_map.window(start, end) if self.tempo_map is not None else None
+        tempo = tempo_map.tempo_bpm if tempo_map is not None and tempo_map.tempo_bpm else self.tempo_bpm
         return Rhythm(envelope=self.envelope[keep], binary=self.binary[keep], onset_times=onsets,
                       beat_times=beats, tempo_bpm=tempo, duration=max(0.0, min(end, self.duration) - start),
-                      fps=self.fps, mode=self.mode)
+                      fps=self.fps, mode=self.mode, tempo_map=tempo_map, kinematic_beat_times=kinematic)
 
 
 def resample(keypoints: np.ndarray, weights: np.ndarray, fps: float, target_fps: float = RHYTHM_FPS):
@@ -171,6 +190,35 @@ def kinetic_envelope(keypoints: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.clip(-np.diff(smooth), 0.0, None)
 
 
+def tempo_cues(keypoints: np.ndarray, weights: np.ndarray, joint_names, directogram_env: np.ndarray
+               ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The tempo map's inputs from keypoints at 60 Hz: (cues, onset envelope), each (T-2,).
+
+    Cues (each normalised): the kinetic envelope, the directogram envelope, and with COCO joint
+    names the feet's deceleration and the hips' vertical bounce (detrended). The onset envelope
+    (accents, for the grid's phase) is the kinetic plus the feet's deceleration envelope.
+    """
+    names = {str(n): i for i, n in enumerate(joint_names)}
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        peak = float(np.max(np.abs(x))) if x.size else 0.0
+        return x / peak if peak > 0 else x
+
+    kinetic = unit(kinetic_envelope(keypoints, weights))
+    cues = [kinetic, unit(directogram_env)]
+    onset = kinetic
+    ankles = [names[n] for n in ("left_ankle", "right_ankle") if n in names]
+    if ankles:
+        feet = unit(kinetic_envelope(keypoints[:, ankles], weights[:, ankles]))
+        cues.append(feet)
+        onset = kinetic + feet
+    hips = [names[n] for n in ("left_hip", "right_hip") if n in names]
+    if hips:
+        height = keypoints[1:-1, hips, 1].mean(axis=1)
+        cues.append(unit(height - smooth(height, BOUNCE_DETREND_S * RHYTHM_FPS)))
+    return cues, onset
+
+
 def _sliding(values: np.ndarray, before: int, after: int, fill: float, reducer) -> np.ndarray:
     padded = np.concatenate([np.full(before, fill), values, np.full(after, fill)])
     windows = np.lib.stride_tricks.sliding_window_view(padded, before + after + 1)
@@ -225,8 +273,13 @@ def pick_onsets_compat(env: np.ndarray) -> np.ndarray:
     return out
 
 
-def extract_rhythm(motion: Motion, mode: str = "default") -> Rhythm:
-    """Rhythm of a motion (see the module docstring). Pure numpy; any length and joint count."""
+def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: float | None = None,
+                   meter: int | None = None, genre: str | None = None) -> Rhythm:
+    """Rhythm of a motion (see the module docstring). Pure numpy; any length and joint count.
+
+    ``hits`` (seconds), ``tempo_bpm`` (the user's tempo, no estimate) and ``meter`` (3 or 4) go to
+    the tempo map; ``genre`` (a code; default the motion's) sets its tempo prior.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown rhythm mode {mode!r}; choose one of {', '.join(MODES)}")
     keypoints, weights = resample(motion.keypoints, motion.weights(), motion.fps)
@@ -243,15 +296,27 @@ def extract_rhythm(motion: Motion, mode: str = "default") -> Rhythm:
     binary = pick_onsets_compat(env) if mode == "compat" else pick_onsets(env)
     times = (np.arange(env.shape[0]) + 1.0) / RHYTHM_FPS
     kinetic = kinetic_envelope(keypoints, weights)
-    beats = track_beats(kinetic, RHYTHM_FPS) if env.any() and kinetic.any() else np.zeros(0, dtype=np.int64)
-    beat_times = times[beats] if beats.size else np.zeros(0)
-    tempo = float(60.0 / np.median(np.diff(beat_times))) if beat_times.size >= 2 else None
+    moving = bool(env.any() and kinetic.any())
+    beats = track_beats(kinetic, RHYTHM_FPS) if moving else np.zeros(0, dtype=np.int64)
+    kinematic_times = times[beats] if beats.size else np.zeros(0)
+    tempo_map = None
+    if moving or tempo_bpm is not None:
+        # The map reads the default-mode directogram: compat mode's angle bins are a quirk of the
+        # released encoder's input, not a better cue.
+        direct = raw if mode == "default" else envelope_from_directogram(directogram(keypoints, weights))
+        cues, onset = tempo_cues(keypoints, weights, motion.names, direct)
+        genre = genre or motion.genre
+        tempo_map = estimate_tempo_map(cues, onset, RHYTHM_FPS, motion.duration, GENRE_TEMPO_RANGE.get(genre),
+                                       hits=hits, tempo_bpm=tempo_bpm, meter=meter, latency_s=ACCENT_LATENCY_S)
+    beat_times = tempo_map.beats if tempo_map is not None else np.zeros(0)
     return Rhythm(
         envelope=env.astype(np.float32),
         binary=binary,
         onset_times=times[binary.astype(bool)],
         beat_times=beat_times,
-        tempo_bpm=tempo,
+        tempo_bpm=tempo_map.tempo_bpm if tempo_map is not None else None,
         duration=motion.duration,
         mode=mode,
+        tempo_map=tempo_map,
+        kinematic_beat_times=kinematic_times,
     )

@@ -291,6 +291,37 @@ def case_channels(args):
             "overlap_30_45": free_channel(editor, 30, 45)}
 
 
+def case_hits(args):
+    """A keyframed rig at 120 BPM with two 'hit' markers off its beat grid and a marker of the user's
+    own; scored twice (the second take replaces the add-on's bar markers, never the user's)."""
+    import bpy
+
+    from motionscore.server.evaluation.metrics import track_music_beats
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    scene, _ = build_rig_scene(frames=(1, 240), fps=24)
+    install(args["zip"])
+    for name, frame in args["markers"]:
+        scene.timeline_markers.new(name, frame=frame)
+    settings = scene.motionscore
+    settings.beat_markers = bool(args.get("beat_markers", False))
+    runs, takes = [], []
+    for _ in range(2):
+        runs.append(sorted(bpy.ops.motionscore.score_animation()))
+        strip = strips_info(scene)[-1]
+        import soundfile as sf
+
+        audio, rate = sf.read(strip["path"], dtype="float32")
+        takes.append([float(b) for b in track_music_beats(audio, rate)[1]])
+    before_scale = settings.tempo
+    bpy.ops.motionscore.scale_tempo(factor=0.5)
+    return {"runs": runs, "music_beats": takes, "fps": 24, "frame_start": scene.frame_start,
+            "markers": sorted([m.name, m.frame] for m in scene.timeline_markers),
+            "summary": settings.last_map, "last_tempo": settings.last_tempo,
+            "tempo_before": before_scale, "tempo_after_halving": settings.tempo}
+
+
 def main():
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionscore-blender-"))
     case, args = sys.argv[1], json.loads(sys.argv[2])

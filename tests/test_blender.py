@@ -164,3 +164,30 @@ def test_batch_scores_shots_and_reports_failures(server, tmp_path):
         assert results["dance.bvh"]["ok"] and results["dance.bvh"]["saved"].endswith("dance.blend")
         assert abs(results["dance.bvh"]["fps"] - 30.0) < 1e-3
     assert not list(tmp_path.glob("*.blend1"))
+
+
+def test_hit_markers_are_caught_and_bar_markers_replace_each_other(addon_zip, server, tmp_path):
+    # 120 BPM rig; hits at frames 66 and 151 (2.71 s and 6.25 s: a quarter beat off the grid).
+    user = [["hit punch", 66], ["Hit", 151], ["camera cut", 100]]
+    result, _ = run_case("hits", tmp_path, zip=addon_zip, server=server, markers=user)
+    assert result["runs"] == [["FINISHED"], ["FINISHED"]]
+    for beats in result["music_beats"]:
+        for _, frame in user[:2]:
+            hit = (frame - result["frame_start"]) / result["fps"]
+            assert min(abs(b - hit) for b in beats) <= 0.07, (hit, beats)
+    names = [name for name, _ in result["markers"]]
+    for marker in user:  # the user's markers are untouched
+        assert marker in result["markers"]
+    bars = [m for m in result["markers"] if m[0].startswith("ms bar ")]
+    assert len(bars) >= 4 and len(set(names)) == len(names)  # one set of bars: the second take replaced the first
+    assert not [n for n in names if n.startswith("ms beat")]
+    assert "2/2 hits caught" in result["summary"] and "BPM" in result["summary"]
+    # x1/2 starts from the last take's tempo.
+    assert result["tempo_before"] == 0 and result["tempo_after_halving"] == pytest.approx(result["last_tempo"] / 2)
+
+
+def test_beat_markers_on_request(addon_zip, server, tmp_path):
+    result, _ = run_case("hits", tmp_path, zip=addon_zip, server=server, markers=[], beat_markers=True)
+    beats = [m for m in result["markers"] if m[0].startswith("ms beat ")]
+    bars = [m for m in result["markers"] if m[0].startswith("ms bar ")]
+    assert len(beats) >= 2 * len(bars) > 0

@@ -139,6 +139,76 @@ def test_score_with_each_ml_backbone_offline(backbone, tmp_path, capsys):
         assert any("text-only" in n for n in meta["notes"]) == text_only
 
 
+@pytest.mark.parametrize("backbone", ["musicgen", "riffusion", "audioldm"])
+def test_text_only_takes_follow_the_motions_tempo_in_words(backbone, tmp_path, capsys):
+    """Without encoders the motion reaches an ML backbone through its tempo map, in words: two dances
+    at different tempi give different music, and each take's prompt names its tempo."""
+    pytest.importorskip("torch")
+    from motionscore.server.generation.backbones import load_backbone
+    from motionscore.server.serving.scoring import score_motion
+    from motionscore.shared.options import ScoreOptions
+
+    model = load_backbone(backbone, model="tiny")
+    takes = {}
+    for bpm in (100, 137):
+        motion = synthetic_dance(beat_times(4.0, bpm), 4.0, fps=30, genre="PO", seed=2)
+        # The tiny AudioLDM's random vocoder is nearly silent: compare the float audio, not a 16-bit file.
+        result = score_motion(motion, ScoreOptions(sample_rate=16000, beat_lock=False), model)
+        meta = result.metadata
+        assert meta["tempo_map"]["tempo_bpm"] == pytest.approx(bpm, rel=0.02)
+        words = f"{round(meta['tempo_map']['tempo_bpm'])} bpm"
+        assert meta["backbone_info"]["prompt_text"].endswith(f", {words}")
+        assert any(f"tempo in words ({words})" in n for n in meta["notes"])
+        takes[bpm] = (result.audio, words)
+    (slow, slow_words), (fast, fast_words) = takes[100], takes[137]
+    assert slow_words != fast_words and slow.shape == fast.shape and not np.array_equal(slow, fast)
+
+
+def test_hits_tempo_and_meter_from_the_command_line(tmp_path, capsys):
+    save_motion(synthetic_dance(beat_times(12.0, 100), 12.0, fps=30, genre="MH", seed=1), tmp_path / "m.npz")
+    (tmp_path / "hits.txt").write_text("# sync points\n7.77  punch\n")
+    code, out, err = run(["rhythm", tmp_path / "m.npz", "--hits", "3.1", "--hits-file", tmp_path / "hits.txt",
+                          "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["tempo_map"]["hits_s"] == [3.1, 7.77] and data["tempo_map"]["hits_caught"] == 2
+    code, out, err = run(["score", tmp_path / "m.npz", "-o", tmp_path / "t.wav", "--tempo", "90", "--meter", "3",
+                          "--json", "-q"], capsys)
+    meta = json.loads(out)
+    assert code == 0 and meta["tempo_map"]["tempo_bpm"] == 90 and meta["tempo_map"]["meter"] == 3
+    assert meta["tempo_map"]["summary"].startswith("90 BPM, 3/4")
+    code, out, err = run(["score", tmp_path / "m.npz", "-o", tmp_path / "u.wav", "-q"], capsys)
+    assert code == 0 and "tempo map  100 BPM, 4/4, steady" in out
+    for bad, message in ((["--hits", "1,x"], "hits must be seconds"), (["--hits", "30"], "outside the motion"),
+                         (["--tempo", "5"], "tempo_bpm must be"), (["--hits-file", tmp_path / "none.txt"], "cannot read")):
+        code, out, err = run(["score", tmp_path / "m.npz", "-o", tmp_path / "bad.wav", *bad], capsys)
+        assert code == 2 and message in err and "Traceback" not in err
+        assert not (tmp_path / "bad.wav").exists()
+
+
+def test_eval_one_against_the_motion_and_annotated_beats(tmp_path, capsys):
+    motion = synthetic_dance(beat_times(10.0, 120), 10.0, fps=30, genre="HO", seed=1)
+    save_motion(motion, tmp_path / "m.npz")
+    assert main(["score", str(tmp_path / "m.npz"), "-o", str(tmp_path / "t.wav"), "-q"]) == 0
+    capsys.readouterr()
+    from motionscore.shared.rhythm import extract_rhythm
+
+    beats = extract_rhythm(motion).beat_times
+    (tmp_path / "song.beats").write_text("\n".join(f"{b:.3f}" for b in beats))
+    (tmp_path / "off.beats").write_text("\n".join(f"{b + 0.25:.3f}" for b in beats))
+    scores = {}
+    for name in ("song", "off"):
+        code, out, err = run(["eval-one", tmp_path / "m.npz", tmp_path / "t.wav", "--reference-beats",
+                              tmp_path / f"{name}.beats", "--json"], capsys)
+        assert code == 0
+        scores[name] = json.loads(out)
+    assert scores["song"]["motion_f1"] >= 0.9 and scores["song"]["annotated_f1"] >= 0.9
+    assert scores["song"]["annotated_f1_70ms"] >= 0.8 and scores["off"]["annotated_f1_70ms"] <= 0.2
+    (tmp_path / "bad.beats").write_text("one two\n")
+    code, out, err = run(["eval-one", tmp_path / "m.npz", tmp_path / "t.wav", "--reference-beats",
+                          tmp_path / "bad.beats"], capsys)
+    assert code == 2 and "not a beats file" in err
+
+
 def test_bad_template_and_mismatched_encoders(tmp_path, capsys):
     pytest.importorskip("torch")
     code, _, err = run(["score", EXAMPLE, "-o", tmp_path / "x.wav", "--prompt", "jazz in {genre} style"], capsys)

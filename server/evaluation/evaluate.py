@@ -18,7 +18,7 @@ import numpy as np
 from motionscore.shared.motion import Motion, load_motion
 from motionscore.shared.rhythm import extract_rhythm
 
-from .metrics import (DEFAULT_SIGMA, DEFAULT_TOLERANCE, alignment_score, beat_scores, tempo_difference,
+from .metrics import (DEFAULT_SIGMA, DEFAULT_TOLERANCE, TIGHT_TOLERANCE, alignment_score, beat_scores, tempo_difference,
                       track_music_beats)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -53,20 +53,27 @@ class ClipReport:
     bhs: float | None = None
     f1: float | None = None
     motion_tempo_bpm: float | None = None
-    kinematic_beats: list = field(default_factory=list, repr=False)
+    #: the motion's beats (its tempo map's, seconds) and the music's beat F1 against them
+    motion_beats: list = field(default_factory=list, repr=False)
+    motion_f1: float | None = None
     alignment: float | None = None
     clap: float | None = None
+    #: beat F1 against annotated beats (``reference_beats``) at the tolerance and at 70 ms
+    annotated_f1: float | None = None
+    annotated_f1_70ms: float | None = None
 
     def row(self) -> dict:
         data = asdict(self)
         data.pop("music_beats")
-        data.pop("kinematic_beats")
+        data.pop("motion_beats")
         return data
 
 
 def evaluate_clip(name: str, audio: np.ndarray, sample_rate: int, reference: tuple[np.ndarray, int] | None = None,
                   motion: Motion | None = None, tolerance: float = DEFAULT_TOLERANCE,
-                  sigma: float = DEFAULT_SIGMA, clap=None) -> ClipReport:
+                  sigma: float = DEFAULT_SIGMA, clap=None, reference_beats: np.ndarray | None = None) -> ClipReport:
+    """Beat metrics of one take: against the reference music's beats, the motion's (tempo map)
+    beats and, when given, annotated ``reference_beats`` (seconds from the take's start)."""
     tempo, beats = track_music_beats(audio, sample_rate)
     report = ClipReport(name=name, duration_s=audio.size / sample_rate, music_tempo_bpm=tempo,
                         music_beats=[float(b) for b in beats])
@@ -83,8 +90,14 @@ def evaluate_clip(name: str, audio: np.ndarray, sample_rate: int, reference: tup
     if motion is not None:
         rhythm = extract_rhythm(motion)
         report.motion_tempo_bpm = rhythm.tempo_bpm
-        report.kinematic_beats = [float(b) for b in rhythm.beat_times]
+        report.motion_beats = [float(b) for b in rhythm.beat_times]
+        report.motion_f1 = beat_scores(beats, rhythm.beat_times, tolerance).f1
         report.alignment = alignment_score(rhythm.beat_times, beats, sigma)
+    if reference_beats is not None:
+        annotated = np.asarray(reference_beats, dtype=np.float64)
+        annotated = annotated[annotated < report.duration_s]
+        report.annotated_f1 = beat_scores(beats, annotated, tolerance).f1
+        report.annotated_f1_70ms = beat_scores(beats, annotated, TIGHT_TOLERANCE).f1
     return report
 
 
@@ -151,7 +164,7 @@ def write_report(report: EvaluationReport, out: Path, plots: bool = True, genera
     out.mkdir(parents=True, exist_ok=True)
     written = []
     data = {"summary": report.summary, "unpaired": report.unpaired,
-            "clips": [{**c.row(), "music_beats_s": c.music_beats, "kinematic_beats_s": c.kinematic_beats}
+            "clips": [{**c.row(), "music_beats_s": c.music_beats, "motion_beats_s": c.motion_beats}
                       for c in report.clips]}
     (out / "report.json").write_text(json.dumps(data, indent=2))
     written.append(out / "report.json")
@@ -172,7 +185,7 @@ def write_report(report: EvaluationReport, out: Path, plots: bool = True, genera
                 audio, rate = read_audio(gen[clip.name])
                 metrics = {k: getattr(clip, k) for k in ("f1", "alignment") if getattr(clip, k) is not None}
                 written.append(beat_timeline(out / "plots" / f"{clip.name}.png", audio, rate,
-                                             np.array(clip.music_beats), np.array(clip.kinematic_beats),
+                                             np.array(clip.music_beats), np.array(clip.motion_beats),
                                              title=clip.name, metrics=metrics))
     return written
 

@@ -17,6 +17,8 @@ DEFAULT_TOLERANCE = 0.2
 #: Width of the alignment score's Gaussian (seconds): a music beat 0.1 s from a kinematic beat
 #: scores exp(-1/2) ~ 0.61.
 DEFAULT_SIGMA = 0.1
+#: The MIREX beat tolerance (s): where a right tempo at a random phase no longer scores.
+TIGHT_TOLERANCE = 0.07
 #: Sample rate the music beat tracker works at (librosa's default analysis rate).
 TRACKING_SR = 22_050
 

@@ -27,8 +27,10 @@ def _tempo_curve(beats: np.ndarray):
 
 def beat_timeline(path: str | Path, audio: np.ndarray, sample_rate: int, music_beats: np.ndarray,
                   kinematic_beats: np.ndarray, title: str = "", metrics: dict | None = None,
-                  tolerance: float = DEFAULT_TOLERANCE) -> Path:
-    """Waveform with music beats, kinematic beats and their matches; tempo curves below."""
+                  tolerance: float = DEFAULT_TOLERANCE, bars=(), hits=(),
+                  reference_label: str = "kinematic beats (motion)") -> Path:
+    """Waveform with music beats, the motion's beats (``reference_label``) and their matches, the
+    tempo map's bar lines and the user's hits; tempo curves below. Times in seconds."""
     plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     t = np.arange(audio.size) / sample_rate
@@ -37,7 +39,11 @@ def beat_timeline(path: str | Path, audio: np.ndarray, sample_rate: int, music_b
     for i, b in enumerate(music_beats):
         top.axvline(b, color="tab:blue", lw=1.0, alpha=0.8, label="music beats" if i == 0 else None)
     top.plot(kinematic_beats, np.full(len(kinematic_beats), 0.9), "v", color="tab:red", ms=7,
-             label="kinematic beats (motion)")
+             label=reference_label)
+    for i, b in enumerate(bars):
+        top.axvline(b, ymin=0.0, ymax=0.12, color="black", lw=2.0, label="bars" if i == 0 else None)
+    for i, h in enumerate(hits):
+        top.plot([h], [0.98], "*", color="tab:orange", ms=12, label="hits" if i == 0 else None)
     for i, (k, m) in enumerate(match_events(kinematic_beats, music_beats, tolerance)):
         top.plot([k, m], [0.9, 0.75], color="tab:green", lw=2, label=f"matched within {tolerance:g} s" if i == 0 else None)
     top.set_ylim(-1.05, 1.05)
@@ -48,7 +54,7 @@ def beat_timeline(path: str | Path, audio: np.ndarray, sample_rate: int, music_b
         heading = f"{title}   " + ", ".join(parts) if title else ", ".join(parts)
     top.set_title(heading, fontsize=10)
     top.legend(loc="lower right", fontsize=8, ncol=2)
-    for beats, colour, label in ((music_beats, "tab:blue", "music tempo"), (kinematic_beats, "tab:red", "motion tempo")):
+    for beats, colour, label in ((music_beats, "tab:blue", "music tempo"), (kinematic_beats, "tab:red", "motion tempo (map)" if bars else "motion tempo")):
         x, bpm = _tempo_curve(beats)
         bottom.plot(x, bpm, ".-", color=colour, label=label)
     bottom.set_ylabel("tempo (BPM)")

@@ -12,6 +12,11 @@ _WORDS = sorted(set(
     + [w.lower() for _, name in GENRES for w in name.replace("-", " ").split()]))
 
 
+#: What text-only prompts add for the tempo map ("112 bpm", "in 3/4 time"): appended to the tiny
+#: models' vocabulary so that, as with a real tokenizer, different tempi give different prompts.
+TEMPO_PROMPT_WORDS = ("bpm", "time", "/") + tuple(str(n) for n in range(0, 301))
+
+
 def word_level_tokenizer(special: list[str], eos: str | None = None, pad: str = "<pad>", unk: str = "<unk>",
                          lowercase: bool = True, extra_words: tuple[str, ...] = ()):
     """A PreTrainedTokenizerFast over a fixed vocabulary: specials first, then a small word list,

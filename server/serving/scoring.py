@@ -29,11 +29,13 @@ class ScoreResult:
 def prepare(motion: Motion, options: ScoreOptions, backbone: Backbone) -> GenerationRequest:
     """Rhythm (and the reversed motion's, for negative conditioning) -> a generation request."""
     mode = backbone.rhythm_mode or options.rhythm_mode  # the original release needs "compat"
-    rhythm = extract_rhythm(motion, mode=mode)
+    genre = options.genre or motion.genre
+    rhythm = extract_rhythm(motion, mode=mode, hits=options.hits, tempo_bpm=options.tempo_bpm,
+                            meter=options.meter, genre=genre)
     negative = extract_rhythm(motion.reversed(), mode=mode) if options.negative_motion else None
     return GenerationRequest(
         rhythm=rhythm, duration=motion.duration, sample_rate=options.sample_rate,
-        genre=options.genre or motion.genre, prompt=options.prompt, seed=options.seed, guidance=options.guidance,
+        genre=genre, prompt=options.prompt, seed=options.seed, guidance=options.guidance,
         negative_rhythm=negative,
     )
 
@@ -67,7 +69,9 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
         "frames": motion.num_frames, "fps": motion.fps, "genre": generation.genre, "prompt": options.prompt,
         "seed": options.seed, "backbone": backbone.name, "model_id": backbone.model_id, "rhythm_mode": rhythm.mode,
         "negative_motion": options.negative_motion, "beat_lock": bool(lock),
-        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.beat_times],
+        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.kinematic_beat_times],
+        "beats_s": [round(float(t), 4) for t in rhythm.beat_times],
+        "tempo_map": rhythm.tempo_map.to_dict() if rhythm.tempo_map is not None else None,
         "metrics": metrics.as_dict(), "notes": notes, "backbone_info": generation.info,
         "server_version": __version__, "compute_s": round(time.perf_counter() - started, 4),
     }

@@ -196,6 +196,7 @@ class ScoreServer:
             raise P.ProtocolError(P.E_BAD_MESSAGE, "a score request needs an 'id'")
         motion = P.motion_from_wire(message.get("motion"))
         options = P.options_from_wire(message.get("options"))
+        P.check_options_for(options, motion)
         if options.backbone is not None and options.backbone != self.backbone.name:
             raise P.ProtocolError(P.E_WRONG_BACKBONE, f"this server runs backbone {self.backbone.name!r}, "
                                   f"not {options.backbone!r}")

@@ -40,7 +40,7 @@ import torch
 
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
 
-from motionscore.server.evaluation.metrics import DEFAULT_TOLERANCE, beat_scores, score_take
+from motionscore.server.evaluation.metrics import DEFAULT_TOLERANCE, TIGHT_TOLERANCE, beat_scores, score_take
 from motionscore.server.evaluation.paired import paired_comparison
 from motionscore.server.generation.backbones import GenerationRequest
 from motionscore.server.generation.backbones.musicgen import TinyMusicGenSpec, save_pretrained
@@ -57,7 +57,6 @@ CONDITIONS = ("trained", "untrained", "shuffled", "time-shuffled", "caption", "c
 #: MIREX beat tolerance, where a right tempo with a random phase no longer scores), the alignment
 #: score, and the fraction of takes whose tempo is within 5 % of the motion's.
 METRICS = ("f1", "f1_70ms", "alignment", "tempo_ok")
-TIGHT_TOLERANCE = 0.07
 
 
 @dataclass

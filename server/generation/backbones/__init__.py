@@ -12,6 +12,17 @@ from .base import Backbone, Cancelled, Generation, GenerationRequest, ProgressFn
 # here, in the package every backbone module sits in, so it holds before any of them imports audiocraft.
 logging.getLogger("xformers").setLevel(logging.ERROR)
 
+
+class _DropDeprecatedPipelineNotice(logging.Filter):
+    """diffusers marks AudioLDMPipeline deprecated and says so on every load; it still works and
+    is the AudioLDM backbone on purpose (README, Backbones), so the notice is noise to users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "has been deprecated and will not receive" not in record.getMessage()
+
+
+logging.getLogger("diffusers.pipelines.pipeline_utils").addFilter(_DropDeprecatedPipelineNotice())
+
 #: name -> "module:Class"; modules are imported only when asked for (the ML ones import torch).
 REGISTRY: dict[str, str] = {
     "synth": "motionscore.server.generation.backbones.synth:SynthBackbone",

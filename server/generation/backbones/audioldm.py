@@ -27,10 +27,10 @@ def build_tiny_audioldm(seed: int = 0, device: str = "cpu"):
     from diffusers import AudioLDMPipeline, AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import ClapTextConfig, ClapTextModelWithProjection, SpeechT5HifiGan, SpeechT5HifiGanConfig
 
-    from motionscore.server.model.tokenizers import word_level_tokenizer
+    from motionscore.server.model.tokenizers import TEMPO_PROMPT_WORDS, word_level_tokenizer
 
     torch.manual_seed(seed)
-    tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>")
+    tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>", extra_words=TEMPO_PROMPT_WORDS)
     tokenizer.model_max_length = 64
     text = ClapTextModelWithProjection(ClapTextConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,

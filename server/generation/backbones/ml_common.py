@@ -11,7 +11,7 @@ from motionscore.shared.genres import GENRE_NAMES
 
 from motionscore.server.model.checkpoint import load_checkpoint, load_released
 from motionscore.server.model.encoders import resample_onsets
-from motionscore.shared.prompts import build_prompt, fill
+from motionscore.shared.prompts import build_prompt, fill, tempo_words
 from .base import Generation, GenerationRequest, ProgressFn, no_progress
 from .windows import join_windows, plan_windows
 
@@ -64,7 +64,11 @@ class MLBackboneMixin:
         if self.encoders is not None:
             return fill(prompt, rhythm_token, genre_token)
         genre = GENRE_NAMES.get(request.genre, "") if request.genre else ""
-        return " ".join(fill(prompt, "a steady beat", genre).split())
+        # Without encoders the motion reaches the music only as words: its tempo map's tempo and meter.
+        tempo_map = request.rhythm.tempo_map
+        tempo = tempo_words(request.rhythm.tempo_bpm, tempo_map.meter if tempo_map is not None else None)
+        text = " ".join(fill(prompt, "a steady beat", genre).split())
+        return f"{text}, {tempo}" if tempo else text
 
     def _sequences(self, rhythms) -> torch.Tensor:
         length = self.encoders.config.seq_len
@@ -87,7 +91,9 @@ class MLBackboneMixin:
     def notes(self, request: GenerationRequest) -> list[str]:
         notes = []
         if self.encoders is None:
-            notes.append(f"text-only: no encoders loaded, {self.name} follows the prompt but not the motion")
+            tempo = tempo_words(request.rhythm.tempo_bpm)
+            notes.append(f"text-only: no encoders loaded, {self.name} follows the prompt"
+                         + (f" and the motion's tempo in words ({tempo})" if tempo else "") + ", not the motion's rhythm")
         if request.negative_rhythm is not None and self.encoders is not None:
             notes.append("negative conditioning on the reversed motion")
         return notes

@@ -222,7 +222,9 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         self.device = resolve_device(device)
         self._model_id = model
         if model == "tiny":
-            self.mg = build_tiny_musicgen(device=self.device)
+            from motionscore.server.model.tokenizers import TEMPO_PROMPT_WORDS
+
+            self.mg = build_tiny_musicgen(device=self.device, extra_words=TEMPO_PROMPT_WORDS)
         elif model.endswith(".safetensors"):  # a tiny model pretrained by the learning proof
             self.mg = load_pretrained_musicgen(model, self.device)
         else:

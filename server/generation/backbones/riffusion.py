@@ -32,10 +32,10 @@ def build_tiny_riffusion(seed: int = 0, device: str = "cpu"):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from motionscore.server.model.tokenizers import word_level_tokenizer
+    from motionscore.server.model.tokenizers import TEMPO_PROMPT_WORDS, word_level_tokenizer
 
     torch.manual_seed(seed)
-    tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="<|endoftext|>")
+    tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="<|endoftext|>", extra_words=TEMPO_PROMPT_WORDS)
     tokenizer.model_max_length = 77
     text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37,
                                         num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=77,

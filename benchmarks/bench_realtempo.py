@@ -1,0 +1,142 @@
+"""Music for real dances: steady tempo at the song's tempo, on the song's beats.
+
+Every clip in ../shared/data/real (aistpp2d, the aistpp-official views, paired ballroom dances) was
+danced to steady-tempo music. For each clip this scores the motion with the `synth` backbone (the
+product's default) through the same pipeline as `motionscore score`, tracks the beats of the audio
+it wrote with librosa (independent of how the music was made), and prints:
+
+- tempo found in the music vs the true tempo, and whether it is within 5 % (x2, x1/2 forgiven);
+- the coefficient of variation of the music's beat intervals (a steady song: 0.01-0.03);
+- AIST++: share of the music's beats within 0.1 s of the dance's steady grid (true tempo, best phase);
+- paired: beat F1 at 0.2 s and 70 ms against the song's own beats (``paired/*.beats``);
+
+then the means, and the same figures for the tempo map itself (before any audio).
+
+    .venv/bin/python benchmarks/bench_realtempo.py [--data ../shared/data/real] [--views 0,4,8] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from motionscore.server.evaluation.metrics import beat_scores, track_music_beats  # noqa: E402
+from motionscore.server.evaluation.real_clips import load_real_clips  # noqa: E402
+from motionscore.server.generation.backbones import load_backbone  # noqa: E402
+from motionscore.server.serving.scoring import score_motion  # noqa: E402
+from motionscore.shared.options import ScoreOptions  # noqa: E402
+from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tempo_right(found: float | None, true: float, tolerance: float = 0.05) -> bool:
+    """Within ``tolerance`` of the true tempo, its double or its half."""
+    return found is not None and any(abs(found * r / true - 1.0) <= tolerance for r in (1.0, 2.0, 0.5))
+
+
+def interval_cv(beats: np.ndarray) -> float | None:
+    """Coefficient of variation of the beat intervals (None for fewer than 3 beats)."""
+    if beats.size < 3:
+        return None
+    intervals = np.diff(beats)
+    return float(intervals.std() / intervals.mean())
+
+
+def grid_share(beats: np.ndarray, bpm: float, duration: float, tolerance: float = 0.1) -> float:
+    """Share of ``beats`` within ``tolerance`` s of a steady grid at ``bpm`` (the best of 200 phases)."""
+    if beats.size == 0:
+        return 0.0
+    period = 60.0 / bpm
+    best = 0.0
+    for phase in np.linspace(0.0, period, 200, endpoint=False):
+        distance = np.abs((beats - phase + period / 2) % period - period / 2)
+        best = max(best, float(np.mean(distance <= tolerance)))
+    return best
+
+
+def measure(beats: np.ndarray, tempo: float | None, clip) -> dict:
+    row = {"tempo": None if tempo is None else round(float(tempo), 2), "tempo_ok": tempo_right(tempo, clip.true_bpm),
+           "cv": interval_cv(beats)}
+    if clip.reference_beats is not None:
+        reference = clip.reference_beats[clip.reference_beats < clip.motion.duration]
+        row["f1_200ms"] = beat_scores(beats, reference, 0.2).f1
+        row["f1_70ms"] = beat_scores(beats, reference, 0.07).f1
+    else:
+        row["grid_share"] = grid_share(beats, clip.true_bpm, clip.motion.duration)
+    return row
+
+
+def means(rows: list[dict]) -> dict:
+    out = {"clips": len(rows), "tempo_ok": float(np.mean([r["tempo_ok"] for r in rows]))}
+    cvs = [r["cv"] for r in rows if r["cv"] is not None]
+    out["median_cv"] = float(np.median(cvs)) if cvs else None
+    for key in ("grid_share", "f1_200ms", "f1_70ms"):
+        values = [r[key] for r in rows if key in r]
+        if values:
+            out[key] = float(np.mean(values))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real",
+                        help="folder laid out like ../shared/data/real")
+    parser.add_argument("--views", default="0,1,2,3,4,5,6,7,8", help="aistpp-official camera views")
+    parser.add_argument("--json", type=Path, default=None, help="write every row here")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"bench_realtempo: no data folder {args.data}", file=sys.stderr)
+        return 2
+    clips = load_real_clips(args.data, tuple(int(v) for v in args.views.split(",")))
+    backbone = load_backbone("synth")
+    rows = {"map": [], "music": []}
+    print(f"{'clip':<34} {'true':>6} | {'map':>6} {'ok':>3} | {'music':>6} {'ok':>3} {'CV':>6} "
+          f"{'grid':>5} {'F1@.2':>6} {'F1@70':>6}")
+    for clip in clips:
+        rhythm = extract_rhythm(clip.motion)
+        tempo_map = measure(rhythm.beat_times, rhythm.tempo_bpm, clip)
+        result = score_motion(clip.motion, ScoreOptions(sample_rate=22050), backbone)
+        tempo, beats = track_music_beats(result.audio, result.sample_rate)
+        music = measure(beats, tempo, clip)
+        tempo_map["clip"] = music["clip"] = clip.name
+        music["kind"] = tempo_map["kind"] = clip.kind
+        rows["map"].append(tempo_map)
+        rows["music"].append(music)
+        fmt = lambda v, f="{:.2f}": "-" if v is None else f.format(v)  # noqa: E731
+        print(f"{clip.name:<34} {clip.true_bpm:>6.1f} | {fmt(tempo_map['tempo'], '{:.1f}'):>6} "
+              f"{'yes' if tempo_map['tempo_ok'] else 'NO':>3} | {fmt(music['tempo'], '{:.1f}'):>6} "
+              f"{'yes' if music['tempo_ok'] else 'NO':>3} {fmt(music['cv'], '{:.3f}'):>6} "
+              f"{fmt(music.get('grid_share')):>5} {fmt(music.get('f1_200ms')):>6} {fmt(music.get('f1_70ms')):>6}",
+              flush=True)
+    summary = {}
+    for source in ("map", "music"):
+        summary[source] = {"all": means(rows[source])}
+        for kind in ("aistpp2d", "aistpp-official", "paired"):
+            part = [r for r in rows[source] if r["kind"] == kind]
+            if part:
+                summary[source][kind] = means(part)
+    for source in ("map", "music"):
+        s = summary[source]
+        aist = [r for r in rows[source] if r["kind"] != "paired"]
+        print(f"\n{source}: tempo within 5 % on {s['all']['tempo_ok']:.0%} of {s['all']['clips']} clips; "
+              f"median beat-interval CV {s['all']['median_cv']:.3f}; AIST++ beats on the grid "
+              f"{means(aist).get('grid_share', float('nan')):.0%}; ballroom F1 "
+              f"{s.get('paired', {}).get('f1_200ms', float('nan')):.3f} at 0.2 s, "
+              f"{s.get('paired', {}).get('f1_70ms', float('nan')):.3f} at 70 ms")
+        print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} clips)"
+                                       for k, v in s.items() if k != "all"))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

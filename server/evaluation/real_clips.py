@@ -1,0 +1,71 @@
+"""Real dances with known music, from a folder laid out like ``../shared/data/real`` (see its README).
+
+Every clip was danced to steady-tempo music, so it carries the true tempo and, where the song is
+there, the song's beats on the dance's clock:
+
+- ``aistpp2d/*.npz``: motion files with ``music_bpm`` (30 fps, exactly 64 beats long);
+- ``aistpp-official/keypoints2d/*.pkl``: official AIST++ pickles, 9 camera views at 60 fps; the
+  tempo follows from the music id (mBR2 = 100 BPM; 80 + 10 k BPM for mXXk, 110 + 5 k for house);
+- ``paired/NAME.npz`` + ``NAME.beats``: ballroom dances with their song's beats (seconds from the
+  dance's first frame).
+
+The data is third-party and never ships with the product; this module only reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from motionscore.shared.motion import COCO17, Motion, load_motion
+
+OFFICIAL_FPS = 60.0
+
+
+@dataclass(frozen=True)
+class RealClip:
+    """One real dance: ``motion``, its music's tempo in BPM, and the song's beats in seconds from
+    the motion's first frame (None where the song is not available)."""
+
+    name: str
+    kind: str  # "aistpp2d", "aistpp-official" or "paired"
+    motion: Motion
+    true_bpm: float
+    reference_beats: np.ndarray | None = None
+
+
+def aist_music_bpm(music_id: str) -> float:
+    """Tempo of an AIST++ music id such as ``mBR2`` or ``mHO5`` (the dataset's published rule)."""
+    genre, index = music_id[1:3], int(music_id[3:])
+    return 110.0 + 5 * index if genre == "HO" else 80.0 + 10 * index
+
+
+def read_beats(path: Path) -> np.ndarray:
+    """Beat times in seconds from a ``.beats`` file (one per line, optional second column)."""
+    values = np.loadtxt(path, ndmin=2)
+    return np.asarray(values[:, 0], dtype=np.float64)
+
+
+def load_real_clips(root: Path, views: tuple[int, ...] = tuple(range(9))) -> list[RealClip]:
+    """Every clip under ``root`` (missing subfolders are skipped), in a fixed order."""
+    from motionscore.server.training.aist_import import genre_of, music_id, read_keypoint_pickle
+
+    clips = []
+    for path in sorted((root / "aistpp2d").glob("*.npz")):
+        motion = load_motion(path)
+        clips.append(RealClip(path.stem, "aistpp2d", motion, float(motion.extras["music_bpm"])))
+    for path in sorted((root / "aistpp-official" / "keypoints2d").glob("*.pkl")):
+        keypoints = read_keypoint_pickle(path)["keypoints2d"]
+        for view in views:
+            points = keypoints[view]
+            motion = Motion(keypoints=np.nan_to_num(points[..., :2]), fps=OFFICIAL_FPS,
+                            confidence=np.clip(np.nan_to_num(points[..., 2]), 0, 1), joint_names=COCO17,
+                            frame_size=(1920, 1080), genre=genre_of(path.stem))
+            clips.append(RealClip(f"{path.stem}_v{view}", "aistpp-official", motion,
+                                  aist_music_bpm(music_id(path.stem))))
+    for path in sorted((root / "paired").glob("*.npz")):
+        beats = read_beats(path.with_suffix(".beats"))
+        clips.append(RealClip(path.stem, "paired", load_motion(path), float(60.0 / np.median(np.diff(beats))), beats))
+    return clips

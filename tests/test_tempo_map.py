@@ -1,0 +1,130 @@
+"""The musical tempo map: steady where the motion is, changes only where it clearly does, hits caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from motionscore.server.evaluation.metrics import beat_scores
+from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.shared.rhythm import ACCENT_LATENCY_S, extract_rhythm
+from motionscore.shared.tempo_map import TempoMap, TempoSegment, catch_hits, partition
+
+
+@settings(max_examples=12, deadline=None)
+@given(bpm=st.floats(82, 128), phase=st.floats(0.0, 0.6), seconds=st.floats(16, 40), seed=st.integers(0, 50),
+       genre=st.sampled_from(["BR", "KR", "MH", "PO", "JS"]))
+def test_steady_input_gives_one_constant_tempo(bpm, phase, seconds, seed, genre):
+    accents = beat_times(seconds, bpm, phase=phase)
+    motion = synthetic_dance(accents, seconds, genre=genre, seed=seed)
+    rhythm = extract_rhythm(motion)
+    tempo_map = rhythm.tempo_map
+    assert len(tempo_map.segments) == 1
+    intervals = np.diff(rhythm.beat_times)
+    assert intervals.std() / intervals.mean() < 1e-9  # exactly steady: no beat-by-beat wobble
+    assert tempo_map.tempo_bpm == pytest.approx(bpm, rel=0.01)
+    assert beat_scores(rhythm.beat_times, accents - ACCENT_LATENCY_S, 0.07).f1 >= 0.9
+    assert np.all((rhythm.beat_times >= 0) & (rhythm.beat_times < motion.duration))
+    # Bars: every 4th beat (4/4 unless the motion says otherwise), indices inside the beats.
+    assert np.all(np.diff(tempo_map.downbeats) == tempo_map.meter)
+
+
+@settings(max_examples=60, deadline=None)
+@given(bpm=st.floats(60, 180), offset=st.floats(0, 0.5), duration=st.floats(8, 120),
+       hits=st.lists(st.floats(0, 1), min_size=1, max_size=6))
+def test_hits_are_always_caught_and_beats_stay_ordered(bpm, offset, duration, hits):
+    period = 60 / bpm
+    beats = offset + period * np.arange(int((duration - offset) / period) + 1)
+    beats = beats[beats < duration]
+    times = np.unique(np.round(np.asarray(hits) * duration * 0.999, 3))
+    out = catch_hits(beats, times, duration)
+    for hit in times:
+        assert np.min(np.abs(out - hit)) < 1e-9
+    assert np.all(np.diff(out) > 0)
+    assert np.all((out >= 0) & (out < duration))
+    # Between two hits the beats are evenly spaced: the tempo bends as little as possible.
+    for a, b in zip(times[:-1], times[1:]):
+        inside = out[(out >= a - 1e-9) & (out <= b + 1e-9)]
+        if inside.size >= 3:
+            gaps = np.diff(inside)
+            assert gaps.max() - gaps.min() < 1e-6
+
+
+def test_hits_off_the_grid_bend_the_map_and_the_music_catches_them():
+    accents = beat_times(20.0, 100, phase=0.3)
+    motion = synthetic_dance(accents, 20.0, genre="MH", seed=4)
+    plain = extract_rhythm(motion)
+    # Two hits between beats of the steady grid (a third and two thirds of the way to the next).
+    i, j = np.searchsorted(plain.beat_times, [5.0, 12.7])
+    hits = (plain.beat_times[i] + 0.2, plain.beat_times[j] + 0.4)
+    assert min(np.min(np.abs(plain.beat_times - h)) for h in hits) > 0.15
+    rhythm = extract_rhythm(motion, hits=hits)
+    assert rhythm.tempo_map.hits_caught(1 / 30) == 2
+    assert "2/2 hits caught" in rhythm.tempo_map.summary()
+    # Away from the hits the map keeps its tempo.
+    before = np.diff(rhythm.beat_times[rhythm.beat_times < hits[0] - 0.5])
+    assert 60 / before.mean() == pytest.approx(plain.tempo_bpm, rel=1e-6)
+
+
+def test_user_tempo_and_meter_are_obeyed():
+    accents = beat_times(20.0, 100)
+    motion = synthetic_dance(accents, 20.0, genre="HO", seed=1)
+    rhythm = extract_rhythm(motion, tempo_bpm=137.0, meter=3)
+    assert rhythm.tempo_bpm == pytest.approx(137.0)
+    assert np.allclose(np.diff(rhythm.beat_times), 60 / 137.0)
+    assert rhythm.tempo_map.meter == 3 and np.all(np.diff(rhythm.tempo_map.downbeats) == 3)
+    # A tempo for a motion that does not move still gives a grid (the user asked for it).
+    still = extract_rhythm(static_motion(5.0), tempo_bpm=120.0)
+    assert still.tempo_map is not None and np.allclose(np.diff(still.beat_times), 0.5)
+
+
+def test_a_dance_that_speeds_up_gets_a_map_that_does_too():
+    # 90 -> 130 BPM in steps of 10 BPM every 12 s: the map's tempo rises, bar by bar, never wobbles.
+    steps = [(12.0 * k, 90.0 + 10 * k) for k in range(5)]
+    accents = beat_times(60.0, steps)
+    rhythm = extract_rhythm(synthetic_dance(accents, 60.0, genre="PO", seed=3))
+    tempi = [s.bpm for s in rhythm.tempo_map.segments]
+    assert len(tempi) >= 3 and all(b > a for a, b in zip(tempi, tempi[1:]))
+    assert tempi[0] == pytest.approx(90, rel=0.04) and tempi[-1] == pytest.approx(130, rel=0.04)
+    assert beat_scores(rhythm.beat_times, accents - ACCENT_LATENCY_S, 0.1).f1 >= 0.8
+
+
+def test_partition_keeps_steady_values_in_one_piece_and_splits_a_clear_change():
+    rng = np.random.default_rng(0)
+    steady = np.log(100) + rng.normal(0, 0.02, 30)
+    steady[[7, 19]] += 0.3  # two odd windows
+    assert partition(steady) == [0]
+    change = np.concatenate([np.full(10, np.log(90)), np.full(10, np.log(130))])
+    assert partition(change) == [0, 10]
+
+
+def test_window_and_dict_round_trip_the_map():
+    beats = 0.5 + 0.5 * np.arange(20)
+    tempo_map = TempoMap(beats, np.arange(0, 20, 4), 4, (TempoSegment(0.5, 10.0, 120.0),), np.array([2.5]), 10.0)
+    part = tempo_map.window(2.0, 6.0)
+    assert part.beats[0] == pytest.approx(0.0) and part.beats.size == 8 and part.duration == pytest.approx(4.0)
+    assert list(part.hits) == [0.5]
+    data = tempo_map.to_dict()
+    assert data["tempo_bpm"] == 120.0 and data["hits_caught"] == 1 and data["downbeats"] == [0, 4, 8, 12, 16]
+    assert data["summary"] == "120 BPM, 4/4, steady, 1/1 hits caught"
+
+
+@pytest.mark.realdata
+def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
+    """Every real clip in ../shared/data/real (benchmarks/bench_realtempo.py prints the details):
+    one steady segment on clips danced to one steady song, and the tempo right on most."""
+    from motionscore.server.evaluation.real_clips import load_real_clips
+
+    clips = load_real_clips(real_data)
+    assert len(clips) >= 20
+    right, steady = 0, 0
+    for clip in clips:
+        rhythm = extract_rhythm(clip.motion)
+        tempo = rhythm.tempo_bpm
+        right += min(abs(tempo * r / clip.true_bpm - 1) for r in (1, 2, 0.5)) <= 0.05
+        steady += len(rhythm.tempo_map.segments) == 1
+    # Measured at this commit: tempo right on 23 of 29 clips (79 %), all 29 maps steady.
+    assert right / len(clips) >= 0.75
+    assert steady == len(clips)
