@@ -40,6 +40,24 @@ def test_hello_and_score(server_process):
     assert seen and seen[-1] == 1.0
 
 
+def test_hits_through_the_server_and_hits_outside_the_motion_refused(server_process):
+    address, _ = server_process
+    motion = short_motion(6.0)
+    with ScoreClient(address) as client:
+        result = client.score(motion, ScoreOptions(sample_rate=16000, hits=(1.33, 4.1), tempo_bpm=110.0))
+        tempo_map = result.metadata["tempo_map"]
+        assert tempo_map["hits_s"] == [1.33, 4.1] and tempo_map["hits_caught"] == 2
+        assert result.metadata["beats_s"] == tempo_map["beats_s"]
+        with pytest.raises(ServerError) as refused:
+            client.score(motion, ScoreOptions(sample_rate=16000, hits=(7.5,)))
+        assert refused.value.code == P.E_BAD_OPTIONS and "outside the motion" in refused.value.message
+    # Hand-written requests are checked the same way (hits are a list of seconds).
+    assert P.options_from_wire({"hits": [4.1, 1.33]}).hits == (1.33, 4.1)
+    with pytest.raises(P.ProtocolError) as wire:
+        P.options_from_wire({"hits": ["soon"]})
+    assert wire.value.code == P.E_BAD_OPTIONS
+
+
 def test_sixteen_concurrent_clients(server_process):
     address, _ = server_process
     errors, results = [], {}
