@@ -173,6 +173,19 @@ def case_autostart(args):
     return {"status": status, "started": ops.started_server is not None, "strips": strips_info(bpy.context.scene)}
 
 
+class _OperatorProperties:
+    """Stands in for the properties a layout's operator() returns: only the operator's own ones."""
+
+    def __init__(self, operator, idname, log):
+        object.__setattr__(self, "_names", set(operator.get_rna_type().properties.keys()))
+        object.__setattr__(self, "_idname", idname)
+        object.__setattr__(self, "_log", log)
+
+    def __setattr__(self, name, value):
+        assert name in self._names, f"{self._idname} has no property {name}"
+        self._log.append(("operator_property", self._idname, name, value))
+
+
 class _Recorder:
     """Stands in for a UILayout: checks every property and operator the panel draws exists."""
 
@@ -195,6 +208,7 @@ class _Recorder:
 
         assert hasattr(bpy.types, f"{module.upper()}_OT_{name}"), idname
         self.log.append(("operator", idname))
+        return _OperatorProperties(getattr(getattr(bpy.ops, module), name), idname, self.log)
 
     def label(self, text="", **kw):
         self.log.append(("label", text))

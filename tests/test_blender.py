@@ -128,6 +128,10 @@ def test_panel_draws_every_state(addon_zip, tmp_path):
     assert ["operator", "motionscore.score_animation"] in logs["idle"]
     assert ["operator", "motionscore.cancel"] in logs["running"] and ["progress", 0.4, "generating"] in logs["running"]
     assert ["label", "no motionscore server answered"] in logs["error"]
+    # The tempo row: the override field and its x2 / x1/2 buttons.
+    assert ["prop", "tempo"] in logs["idle"] and ["prop", "meter"] in logs["idle"]
+    assert ["operator_property", "motionscore.scale_tempo", "factor", 2.0] in logs["idle"]
+    assert ["operator_property", "motionscore.scale_tempo", "factor", 0.5] in logs["idle"]
 
 
 def test_projection_matches_world_to_camera_view(tmp_path):
