@@ -49,6 +49,8 @@ STATIC_TOLERANCE = 1e-6
 PEAK_HALF_WINDOW = 3
 MEAN_HALF_WINDOW = 6
 PEAK_DELTA = 0.1
+#: Compat mode: the original's forward windows span six samples, so the last five never peak.
+COMPAT_TAIL = 5
 #: Gaussian smoothing (samples at 60 Hz) of the joint speed before the kinetic envelope.
 KINETIC_SMOOTHING = 2.0
 #: Accents (movement stopping) come this long after the musical beat: measured on the ballroom
@@ -255,19 +257,22 @@ def pick_onsets(env: np.ndarray) -> np.ndarray:
 def pick_onsets_compat(env: np.ndarray) -> np.ndarray:
     """The original code's peak picking (forward-looking windows). env: (N,). Returns uint8 (N,).
 
-    Sample i (never the last) is a peak when it is the maximum of env[i:i+6] and exceeds the mean
-    of env[i:i+4] by more than 0.1 x mean(env); of consecutive peaks only the last survives.
+    Sample i is a peak when it is the maximum of env[i:i+6] and exceeds the mean of env[i:i+4] by
+    more than 0.1 x mean(env); of consecutive peaks only the last survives. The original computes
+    its windows only where all six samples exist and zero-pads the result, so the last
+    COMPAT_TAIL samples are never onsets (the final one included).
     """
     n = env.shape[0]
     out = np.zeros(n, dtype=np.uint8)
-    if n < 2 or not env.any():
+    if n <= COMPAT_TAIL or not env.any():
         return out
     threshold = 0.1 * env.mean()
-    fwd_max = _sliding(env, 0, 5, -np.inf, np.max)
-    fwd_mean = np.array([env[i:i + 4].mean() for i in range(n)])
-    peaks = (env == fwd_max) & (env - fwd_mean > threshold)
-    peaks[-1] = False
-    out[peaks] = 1
+    windows = np.lib.stride_tricks.sliding_window_view(env, COMPAT_TAIL + 1)  # (n - 5, 6): env[i:i+6]
+    fwd_max = windows.max(axis=1)
+    fwd_mean = windows[:, :4].mean(axis=1)
+    head = env[:n - COMPAT_TAIL]
+    peaks = (head == fwd_max) & (head - fwd_mean > threshold)
+    out[:n - COMPAT_TAIL][peaks] = 1
     consecutive = (out[:-1] == 1) & (out[1:] == 1)
     out[:-1][consecutive] = 0
     return out

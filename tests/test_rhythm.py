@@ -77,6 +77,59 @@ def test_compat_peak_picking_is_pinned():
     assert np.flatnonzero(out).tolist() == [1, 8, 17]
 
 
+def _reference_compat_sequence(keypoints: np.ndarray) -> np.ndarray:
+    """The original code's rhythm sequence, written from shared/reference/method.md alone (loops, no
+    shared code): velocity; per joint |v| into bin floor(angle in degrees) % 10 of the angle folded
+    into [0, 180); positive time difference summed over bins; divided by its maximum; sample i a
+    peak when it is the maximum of the six samples from i and beats the mean of the four from i by
+    0.1 x the mean envelope, computed where the six samples exist; of consecutive peaks the last."""
+    frames, joints, _ = keypoints.shape
+    direct = np.zeros((frames - 1, 10))
+    for t in range(frames - 1):
+        for j in range(joints):
+            vx, vy = keypoints[t + 1, j] - keypoints[t, j]
+            angle = np.degrees(np.arctan2(vy, vx)) % 180.0
+            direct[t, int(np.floor(angle)) % 10] += np.hypot(vx, vy)
+    env = np.array([sum(max(direct[t + 1, k] - direct[t, k], 0.0) for k in range(10)) for t in range(frames - 2)])
+    env = env / env.max()
+    peaks = np.zeros(env.size, dtype=np.uint8)
+    for i in range(env.size - 5):
+        if env[i] == env[i:i + 6].max() and env[i] - env[i:i + 4].mean() > 0.1 * env.mean():
+            peaks[i] = 1
+    for i in range(env.size - 1):
+        if peaks[i] and peaks[i + 1]:
+            peaks[i] = 0
+    return peaks
+
+
+@settings(max_examples=40, deadline=None)
+@given(frames=st.integers(12, 320), joints=st.integers(1, 17), seed=st.integers(0, 10_000))
+def test_compat_mode_equals_the_original_algorithm(frames, joints, seed):
+    kp = np.random.default_rng(seed).normal(0, 50, (frames, joints, 2)).cumsum(axis=0)
+    ours = extract_rhythm(Motion(keypoints=kp, fps=RHYTHM_FPS), mode="compat").binary
+    np.testing.assert_array_equal(ours, _reference_compat_sequence(kp))
+    assert not ours[-5:].any()
+
+
+@pytest.mark.realdata
+def test_compat_mode_equals_the_original_on_real_clips(real_data):
+    """305-frame, 60 fps windows (the paper's clips) of the real AIST++ dances, onset for onset."""
+    from motionscore.server.evaluation.real_clips import load_real_clips
+    from motionscore.shared.rhythm import resample
+
+    clips = [c for c in load_real_clips(real_data) if c.kind != "paired"]
+    compared = 0
+    for clip in clips:
+        kp, _ = resample(clip.motion.keypoints, clip.motion.weights(), clip.motion.fps)
+        for start in range(0, kp.shape[0] - 305 + 1, 610):
+            window = kp[start:start + 305]
+            ours = extract_rhythm(Motion(keypoints=window, fps=RHYTHM_FPS), mode="compat").binary
+            assert ours.size == 303
+            np.testing.assert_array_equal(ours, _reference_compat_sequence(window), err_msg=f"{clip.name}@{start}")
+            compared += 1
+    assert compared >= 40
+
+
 def test_compat_mode_differs_and_ignores_confidence():
     motion = synthetic_dance(beat_times(8, 120), 8, fps=60, seed=3)
     default, compat = extract_rhythm(motion), extract_rhythm(motion, mode="compat")
