@@ -1,4 +1,5 @@
-"""Spine benchmarks: rhythm throughput, synth real-time factor (one core), loopback round trip.
+"""Spine benchmarks: rhythm throughput, synth real-time factor (one core), a fresh server's first
+take against its warm ones, loopback round trip.
 
 Run:  .venv/bin/python benchmarks/bench_spine.py
 Prints figures only; nothing here asserts a speed (machines differ).
@@ -48,34 +49,44 @@ def main() -> None:
         seconds = best_of(lambda: synth.generate(request), repeats=2)
         print(f"synth {genre}, 60 s at 48 kHz on one core: {seconds:.2f} s = real-time factor {60.0 / seconds:.0f}x")
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address],
-                              stderr=subprocess.DEVNULL)
-    try:
-        with ScoreClient(address, timeout=60) as client:
-            deadline = time.monotonic() + 60
+    def fresh_server(*extra):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        address = f"tcp://127.0.0.1:{port}"
+        started = time.perf_counter()
+        server = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address, *extra],
+                                  stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        with ScoreClient(address, timeout=60) as probe:
             while True:
                 try:
-                    client.hello(timeout=1.0)
+                    probe.hello(timeout=1.0)
                     break
                 except Exception:
                     if time.monotonic() > deadline:
+                        server.kill()
                         raise
-            overheads = []
-            for _ in range(3):
-                start = time.perf_counter()
-                result = client.score(motion, ScoreOptions(sample_rate=48000))
-                wall = time.perf_counter() - start
-                overheads.append(wall - result.metadata["compute_s"])
-            print(f"loopback round trip, 60 s motion (3600x17) + 60 s of 48 kHz float32 audio "
-                  f"({result.audio.nbytes / 1e6:.1f} MB): overhead {min(overheads) * 1000:.0f} ms "
-                  f"(wall {wall:.2f} s, server compute {result.metadata['compute_s']:.2f} s)")
-    finally:
-        server.terminate()
-        server.wait(10)
+        return server, address, time.perf_counter() - started
+
+    for label, extra in (("warm-up on (default)", ()), ("--no-warm-up", ("--no-warm-up",))):
+        server, address, startup = fresh_server(*extra)
+        try:
+            with ScoreClient(address, timeout=60) as client:
+                walls, overheads = [], []
+                for _ in range(3):
+                    start = time.perf_counter()
+                    result = client.score(motion, ScoreOptions(sample_rate=48000))
+                    walls.append(time.perf_counter() - start)
+                    overheads.append(walls[-1] - result.metadata["compute_s"])
+        finally:
+            server.terminate()
+            server.wait(10)
+        print(f"fresh server, {label}: ready after {startup:.1f} s; 60 s shot: first take {walls[0]:.2f} s, "
+              f"then {walls[1]:.2f} s and {walls[2]:.2f} s (first / warm = {walls[0] / min(walls[1:]):.1f}x)")
+    print(f"loopback round trip, 60 s motion (3600x17) + 60 s of 48 kHz float32 audio "
+          f"({result.audio.nbytes / 1e6:.1f} MB): overhead {min(overheads) * 1000:.0f} ms "
+          f"(wall {walls[-1]:.2f} s, server compute {result.metadata['compute_s']:.2f} s)")
     print(f"machine: {os.cpu_count()} cores, numpy {np.__version__}")
 
 

@@ -89,12 +89,23 @@ def place_take(scene, audio: np.ndarray, sample_rate: int, frame_start: int, fra
         write_wav(path, audio, sample_rate)
     except OSError as exc:
         raise SequencerError(f"cannot write {path}: {exc.strerror or exc}") from None
+    created = scene.sequence_editor is None
     editor = scene.sequence_editor or scene.sequence_editor_create()
     length = frame_end - frame_start + 1
     channel = free_channel(editor, frame_start, frame_start + length)
     filepath = bpy.path.relpath(str(path)) if bpy.data.filepath else str(path)
     previous = [s for s in _all_strips(editor) if TAKE_KEY in s]
-    strip = _strips(editor).new_sound(name=path.stem, filepath=filepath, channel=channel, frame_start=frame_start)
+    try:
+        strip = _strips(editor).new_sound(name=path.stem, filepath=filepath, channel=channel, frame_start=frame_start)
+    except RuntimeError as exc:
+        # Blender builds without Audaspace (e.g. the PyPI bpy 4.2 module) cannot hold sound strips.
+        # The take is the user's music: keep the file, say where it is, and leave the scene as it was.
+        if created:
+            scene.sequence_editor_clear()
+        if "audaspace" in str(exc).lower():
+            raise SequencerError(f"this Blender build cannot play sound: the take was saved to {path}") from None
+        raise SequencerError(f"Blender could not add the sound strip ({str(exc).strip()}); "
+                             f"the take was saved to {path}") from None
     # A missing or unreadable file gives a 1-frame strip instead of an error: check.
     if strip.frame_final_duration <= 1 < length:
         _strips(editor).remove(strip)

@@ -276,7 +276,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     backbone = _load_backbone(args, args.backbone)
     server = ScoreServer(backbone, address=args.bind, workers=args.workers, max_queue=args.queue,
-                         client_timeout=args.client_timeout)
+                         client_timeout=args.client_timeout, warm_up=not args.no_warm_up)
 
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
         logging.getLogger("motionscore.server").info("signal %s received", signal.Signals(signum).name)
@@ -578,6 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-timeout", type=float, default=30.0,
                        help="cancel jobs of clients silent for this many seconds (default 30)")
     serve.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    serve.add_argument("--no-warm-up", action="store_true",
+                       help="skip the short warm-up take before serving (the first request then pays for it)")
     _add_model_options(serve)
     serve.set_defaults(func=cmd_serve)
 

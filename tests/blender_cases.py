@@ -336,6 +336,48 @@ def case_hits(args):
             "tempo_before": before_scale, "tempo_after_halving": settings.tempo}
 
 
+def case_no_audio(args):
+    """A Blender without Audaspace: new_sound raises, as in the PyPI bpy 4.2 module."""
+    import sys as _sys
+
+    import bpy
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    scene, _ = build_rig_scene()
+    install(args["zip"])
+    scene.timeline_markers.new("hit", frame=30)
+    sequencer = _sys.modules["bl_ext.user_default.motionscore.sequencer"]
+
+    class NoAudio:
+        def __init__(self, strips):
+            self._strips = strips
+
+        def new_sound(self, **kwargs):
+            raise RuntimeError("Error: Blender compiled without Audaspace support")
+
+        def __iter__(self):
+            return iter(self._strips)
+
+        def __getattr__(self, name):
+            return getattr(self._strips, name)
+
+    if args.get("no_editor") and scene.sequence_editor is not None:
+        scene.sequence_editor_clear()
+    editor_before = scene.sequence_editor is not None
+    real = sequencer._strips
+    sequencer._strips = lambda editor: NoAudio(real(editor))
+    try:
+        run = sorted(bpy.ops.motionscore.score_animation())
+    except RuntimeError as exc:
+        run = ["RuntimeError", str(exc)]
+    folder = os.path.join(tempfile.gettempdir(), "motionscore")
+    return {"run": run, "error": scene.motionscore.last_error, "editor_before": editor_before,
+            "has_editor": scene.sequence_editor is not None, "strips": strips_info(scene),
+            "markers": sorted([m.name, m.frame] for m in scene.timeline_markers),
+            "wavs": sorted(os.path.join(folder, n) for n in os.listdir(folder)) if os.path.isdir(folder) else []}
+
+
 def main():
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionscore-blender-"))
     case, args = sys.argv[1], json.loads(sys.argv[2])

@@ -195,3 +195,16 @@ def test_beat_markers_on_request(addon_zip, server, tmp_path):
     beats = [m for m in result["markers"] if m[0].startswith("ms beat ")]
     bars = [m for m in result["markers"] if m[0].startswith("ms bar ")]
     assert len(beats) >= 2 * len(bars) > 0
+
+
+@pytest.mark.parametrize("no_editor", [False, True])
+def test_a_blender_without_audio_keeps_the_take_and_says_where_it_is(no_editor, addon_zip, server, tmp_path):
+    result, stderr = run_case("no_audio", tmp_path, zip=addon_zip, server=server, no_editor=no_editor)
+    kind, message = result["run"]
+    assert kind == "RuntimeError" and "this Blender build cannot play sound: the take was saved to " in message
+    path = message.split("the take was saved to ")[1].strip()
+    assert os.path.isfile(path) and path.endswith(".wav") and path in result["wavs"]
+    assert "cannot play sound" in result["error"] and "Traceback" not in stderr
+    # The scene is as it was: no strip, no sequence editor made, no markers added, the user's kept.
+    assert result["has_editor"] == result["editor_before"] == (not no_editor) and result["strips"] == []
+    assert result["markers"] == [["hit", 30]]

@@ -58,6 +58,24 @@ def test_hits_through_the_server_and_hits_outside_the_motion_refused(server_proc
     assert wire.value.code == P.E_BAD_OPTIONS
 
 
+def test_server_warms_up_before_it_binds(server_process, tmp_path):
+    """The first take must not pay for cold librosa/numba work (benchmarks/bench_spine.py times it):
+    the server scores a short take before it binds, so it is warm by the time it answers."""
+    address, _ = server_process
+    with ScoreClient(address) as client:
+        client.hello()
+    log = (tmp_path / "server.log").read_text()
+    assert "warmed up synth in" in log and log.index("warmed up synth in") < log.index("serving synth")
+
+
+def test_warmup_motion_has_a_steady_beat():
+    from motionscore.server.serving.warmup import WARMUP_BPM, warmup_motion
+    from motionscore.shared.rhythm import extract_rhythm
+
+    rhythm = extract_rhythm(warmup_motion())
+    assert rhythm.tempo_bpm == pytest.approx(WARMUP_BPM, rel=0.02) and rhythm.beat_times.size >= 6
+
+
 def test_sixteen_concurrent_clients(server_process):
     address, _ = server_process
     errors, results = [], {}

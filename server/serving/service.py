@@ -60,8 +60,9 @@ class ScoreServer:
     """Serve scoring requests for one backbone until :meth:`stop` is called."""
 
     def __init__(self, backbone: Backbone, address: str = DEFAULT_ADDRESS, workers: int = 1,
-                 max_queue: int = 64, client_timeout: float = 30.0):
+                 max_queue: int = 64, client_timeout: float = 30.0, warm_up: bool = False):
         self.backbone = backbone
+        self.warm_up = warm_up
         self.address = address
         self.workers = max(1, workers)
         self.client_timeout = client_timeout
@@ -79,6 +80,12 @@ class ScoreServer:
         self._stop.set()
 
     def serve_forever(self, ready: threading.Event | None = None) -> None:
+        """Bind, serve until :meth:`stop`. With ``warm_up`` one short take runs first, before the
+        socket is bound, so no client is answered by a server that is not ready yet."""
+        if self.warm_up:
+            from .warmup import warm_up
+
+            warm_up(self.backbone)
         router = self.ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
         router.setsockopt(zmq.MAXMSGSIZE, HARD_MESSAGE_CAP)
