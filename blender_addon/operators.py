@@ -16,7 +16,7 @@ from .markers import place_map_markers, user_hits
 from .sampling import SamplingError, sample_scene, scene_fps
 from .sequencer import SequencerError, place_take
 from .shared import limits
-from .shared.client import ScoreClient, ServerError
+from .shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from .shared.options import OptionsError, ScoreOptions
 
 POLL_INTERVAL_S = 0.1
@@ -50,17 +50,23 @@ def _options(settings, seed: int, hits=()) -> ScoreOptions:
                         meter=None if settings.meter == "AUTO" else int(settings.meter))
 
 
+def _keys(context) -> dict:
+    server_key, client_key = prefs.key_files(context)
+    return {"server_key": server_key, "client_key": client_key}
+
+
 def _maybe_start_server(context, address: str) -> str | None:
     """Start `motionscore serve` if preferences ask for it and nothing answers. Returns a note."""
     p = prefs.preferences(context)
     if p is None or not p.auto_start:
         return None
     try:
-        with ScoreClient(address, timeout=1.0) as client:
+        with ScoreClient(address, timeout=1.0, **_keys(context)) as client:
             client.hello()
         return None
-    except ServerError:
-        pass
+    except ServerError as exc:
+        if exc.code in (E_KEY_REQUIRED, E_KEY_REFUSED, E_BAD_KEY):
+            raise  # something answers: starting another server would not help
     python = bpy.path.abspath(p.server_python) if p.server_python else ""
     if not python:
         raise ServerError("unreachable", "auto-start is on but no server Python is set in the preferences")
@@ -74,7 +80,7 @@ def _maybe_start_server(context, address: str) -> str | None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with ScoreClient(address, timeout=1.0) as client:
+            with ScoreClient(address, timeout=1.0, **_keys(context)) as client:
                 client.hello()
             return f"started a local server at {address}"
         except ServerError:
@@ -156,7 +162,7 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
             note = _maybe_start_server(context, address)
             if note:
                 self.report({"INFO"}, f"motionscore: {note}")
-            client = ScoreClient(address, timeout=prefs.request_timeout(context))
+            client = ScoreClient(address, timeout=prefs.request_timeout(context), **_keys(context))
         except ServerError as exc:
             return self._fail(context, exc.message)
         if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):

@@ -5,7 +5,7 @@ import os
 import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 
-from .shared.client import ADDRESS_ENV, DEFAULT_ADDRESS
+from .shared.client import ADDRESS_ENV, CLIENT_KEY_ENV, DEFAULT_ADDRESS, SERVER_KEY_ENV
 
 ADDON_ID = __package__
 
@@ -19,6 +19,11 @@ class MotionScorePreferences(bpy.types.AddonPreferences):
                            description="Give up when the server says nothing for this long")
     auto_start: BoolProperty(name="Start a local server", default=False,
                              description="Start `motionscore serve` when no server answers")
+    server_key: StringProperty(name="Server key", subtype="FILE_PATH", default="",
+                               description=f"A keyed server's public key, server.key (${SERVER_KEY_ENV} overrides it)")
+    client_key: StringProperty(name="Client key", subtype="FILE_PATH", default="",
+                               description=f"This machine's key pair, NAME.key_secret from `motionscore keys add` "
+                                           f"(${CLIENT_KEY_ENV} overrides it)")
     server_python: StringProperty(name="Server Python", subtype="FILE_PATH", default="",
                                   description="Python of the environment that has motionscore installed "
                                               "(e.g. /path/to/motionscore/.venv/bin/python)")
@@ -28,6 +33,11 @@ class MotionScorePreferences(bpy.types.AddonPreferences):
         layout.prop(self, "server_address")
         if os.environ.get(ADDRESS_ENV):
             layout.label(text=f"{ADDRESS_ENV} is set: {os.environ[ADDRESS_ENV]}", icon="INFO")
+        layout.prop(self, "server_key")
+        layout.prop(self, "client_key")
+        for variable in (SERVER_KEY_ENV, CLIENT_KEY_ENV):
+            if os.environ.get(variable):
+                layout.label(text=f"{variable} is set: {os.environ[variable]}", icon="INFO")
         layout.prop(self, "timeout")
         layout.prop(self, "auto_start")
         row = layout.row()
@@ -48,6 +58,16 @@ def server_address(context=None) -> str:
         return env
     prefs = preferences(context)
     return prefs.server_address if prefs else DEFAULT_ADDRESS
+
+
+def key_files(context=None) -> tuple[str | None, str | None]:
+    """(server public key, client key pair) files: the environment first, then the preferences."""
+    prefs = preferences(context)
+    out = []
+    for variable, name in ((SERVER_KEY_ENV, "server_key"), (CLIENT_KEY_ENV, "client_key")):
+        value = os.environ.get(variable) or (getattr(prefs, name) if prefs else "")
+        out.append(bpy.path.abspath(value) if value else None)
+    return out[0], out[1]
 
 
 def request_timeout(context=None) -> float:

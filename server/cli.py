@@ -138,6 +138,14 @@ def _map_options(args: argparse.Namespace) -> dict:
         raise UserError(str(exc)) from None
 
 
+def _add_key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server-key", default=None, metavar="FILE",
+                        help="the keyed server's public key (server.key; default $MOTIONSCORE_SERVER_KEY)")
+    parser.add_argument("--client-key", default=None, metavar="FILE",
+                        help="this client's key pair (NAME.key_secret from `motionscore keys add`; "
+                             "default $MOTIONSCORE_CLIENT_KEY)")
+
+
 def _add_map_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hits", default=None, metavar="T1,T2",
                         help="sync points in seconds the music must put a beat on, e.g. 1.25,3.5")
@@ -168,10 +176,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     show = _progress_printer(not args.quiet and sys.stderr.isatty())
     if args.server:
         try:
-            with ScoreClient(args.server, timeout=args.timeout) as client:
+            with ScoreClient(args.server, timeout=args.timeout, server_key=args.server_key,
+                             client_key=args.client_key) as client:
                 result = client.score(motion, options, on_progress=show)
         except ServerError as exc:
-            if exc.code in ("bad_motion", "bad_options", "wrong_backbone"):
+            if exc.code in ("bad_motion", "bad_options", "wrong_backbone", "bad_key"):
                 raise UserError(f"the server refused the request: {exc.message}") from None
             raise Failure(f"server: {exc.message}") from None
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
@@ -268,15 +277,25 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .serving.keys import KeyError_, server_keys
     from .serving.service import ScoreServer, is_loopback
 
-    if not is_loopback(args.bind) and not args.allow_remote:
-        raise UserError(f"{args.bind} is not a loopback address; the server has no authentication, "
-                        f"pass --allow-remote if you really want to expose it")
+    if args.keys:
+        try:
+            server_keys(Path(args.keys))
+        except KeyError_ as exc:
+            raise UserError(str(exc)) from None
+    elif not is_loopback(args.bind):
+        if not args.allow_remote:
+            raise UserError(f"{args.bind} is not a loopback address: serving other machines needs --keys DIR "
+                            f"(make one with `motionscore keys init DIR`)")
+        print(f"motionscore: WARNING: serving {args.bind} without keys: anyone who reaches this port can use "
+              f"the GPU and read the music (--allow-remote)", file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     backbone = _load_backbone(args, args.backbone)
     server = ScoreServer(backbone, address=args.bind, workers=args.workers, max_queue=args.queue,
-                         client_timeout=args.client_timeout, warm_up=not args.no_warm_up)
+                         client_timeout=args.client_timeout, warm_up=not args.no_warm_up,
+                         keys=Path(args.keys) if args.keys else None)
 
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
         logging.getLogger("motionscore.server").info("signal %s received", signal.Signals(signum).name)
@@ -284,6 +303,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: server.reload_keys())
     ready = threading.Event()
     try:
         server.serve_forever(ready)
@@ -291,6 +312,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not ready.is_set():
             raise Failure(f"cannot serve on {args.bind}: {exc}") from None
         raise
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from .serving import keys
+
+    folder = Path(args.folder)
+    try:
+        if args.keys_command == "init":
+            public, secret = keys.init_keys(folder)
+            print(f"made the server's keys in {folder}:\n  {public}  (public: give it to every client)\n"
+                  f"  {secret}  (secret: stays on the server)\nserve with: motionscore serve --keys {folder} "
+                  f"--bind tcp://0.0.0.0:5757\nadd a client with: motionscore keys add {folder} NAME")
+        elif args.keys_command == "add":
+            pair, server_public = keys.add_client(folder, args.name)
+            print(f"client {args.name!r} is authorised. Give it these two files:\n  {pair}  (its key pair: keep it "
+                  f"secret)\n  {server_public}  (the server's public key)\nit uses them with --client-key {pair.name} "
+                  f"--server-key {server_public.name} (or $MOTIONSCORE_CLIENT_KEY / $MOTIONSCORE_SERVER_KEY, "
+                  f"or the add-on's preferences)")
+        elif args.keys_command == "list":
+            authorised, revoked = keys.list_clients(folder)
+            print(f"{folder}: {len(authorised)} authorised client(s): {', '.join(authorised) or '-'}")
+            if revoked:
+                print(f"  revoked: {', '.join(revoked)}")
+        elif args.keys_command == "revoke":
+            keys.revoke_client(folder, args.name)
+            print(f"revoked {args.name!r}: a running server refuses it from its next connection")
+    except keys.KeyError_ as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 
@@ -379,7 +429,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .serving.batch import run_batch, summary_table
 
     try:
-        results = run_batch(args.files, args.server, save=args.save, blender=args.blender, timeout=args.timeout)
+        results = run_batch(args.files, args.server, save=args.save, blender=args.blender, timeout=args.timeout,
+                            server_key=args.server_key, client_key=args.client_key)
     except ServerError as exc:
         raise Failure(exc.message) from None
     except RuntimeError as exc:
@@ -525,6 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("--plot", default=None, metavar="PNG", help="also draw the take's beat timeline")
     _add_map_options(score)
+    _add_key_options(score)
     _add_model_options(score)
     score.set_defaults(func=cmd_score)
 
@@ -577,7 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--queue", type=int, default=64, help="most jobs waiting before 'busy' (default 64)")
     serve.add_argument("--client-timeout", type=float, default=30.0,
                        help="cancel jobs of clients silent for this many seconds (default 30)")
-    serve.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    serve.add_argument("--keys", default=None, metavar="DIR",
+                       help="serve with CurveZMQ keys from DIR (motionscore keys init DIR); admits only DIR/clients/; "
+                            "needed for any non-loopback --bind")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="serve a non-loopback address WITHOUT keys (unauthenticated, unencrypted; warned)")
     serve.add_argument("--no-warm-up", action="store_true",
                        help="skip the short warm-up take before serving (the first request then pays for it)")
     _add_model_options(serve)
@@ -595,7 +651,21 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--blender", default=None, help="a Blender binary to use instead of the bpy module")
     batch.add_argument("--timeout", type=float, default=3600.0, help="seconds per shot before giving up")
     batch.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    _add_key_options(batch)
     batch.set_defaults(func=cmd_batch)
+
+    keys_parser = sub.add_parser("keys", help="CurveZMQ keys for serving other machines",
+                                 description="Make and manage the key folder of `motionscore serve --keys DIR`.")
+    keys_sub = keys_parser.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    for action, text in (("init", "make the server's key pair and DIR/clients/"),
+                         ("add", "issue a client key pair and authorise it"),
+                         ("list", "list authorised and revoked clients"),
+                         ("revoke", "stop admitting a client (from its next connection)")):
+        p = keys_sub.add_parser(action, help=text)
+        p.add_argument("folder", metavar="DIR", help="the key folder")
+        if action in ("add", "revoke"):
+            p.add_argument("name", metavar="NAME", help="the client's name (letters, digits, . _ -)")
+        p.set_defaults(func=cmd_keys)
 
     encoders = sub.add_parser("encoders", help="encoder checkpoints")
     enc_sub = encoders.add_subparsers(dest="encoders_command", required=True, metavar="ACTION")

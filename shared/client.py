@@ -27,6 +27,9 @@ from .options import ScoreOptions
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5757"
 ADDRESS_ENV = "MOTIONSCORE_SERVER"
+#: CurveZMQ key files (pyzmq certificates): the server's public key and this client's key pair.
+SERVER_KEY_ENV = "MOTIONSCORE_SERVER_KEY"
+CLIENT_KEY_ENV = "MOTIONSCORE_CLIENT_KEY"
 KEEPALIVE_S = 1.0
 
 
@@ -47,6 +50,35 @@ class ServerError(Exception):
 #: Codes used by the client itself.
 E_UNREACHABLE = "unreachable"
 E_TIMEOUT = "timeout"
+E_KEY_REQUIRED = "key_required"   # a keyed server, a client without keys
+E_KEY_REFUSED = "key_refused"     # the server's authenticator refused this client's key
+E_BAD_KEY = "bad_key"             # a key file that cannot be used, or a handshake that failed
+
+
+def default_keys() -> tuple[str | None, str | None]:
+    """(server public key file, client key pair file) from ``$MOTIONSCORE_SERVER_KEY`` and
+    ``$MOTIONSCORE_CLIENT_KEY`` (None when unset)."""
+    return os.environ.get(SERVER_KEY_ENV) or None, os.environ.get(CLIENT_KEY_ENV) or None
+
+
+def _load_keys(zmq, server_key: str, client_key: str) -> tuple[bytes, bytes, bytes]:
+    """(server public, client public, client secret) from pyzmq certificate files, or ServerError."""
+    import zmq.auth
+
+    if not zmq.has("curve"):
+        raise ServerError(E_BAD_KEY, "this pyzmq has no CurveZMQ support, so it cannot use keys")
+    try:
+        server_public, _ = zmq.auth.load_certificate(server_key)
+    except (OSError, ValueError) as exc:
+        raise ServerError(E_BAD_KEY, f"server key {server_key}: not a key file ({exc})") from None
+    try:
+        client_public, client_secret = zmq.auth.load_certificate(client_key)
+    except (OSError, ValueError) as exc:
+        raise ServerError(E_BAD_KEY, f"client key {client_key}: not a key file ({exc})") from None
+    if not client_secret:
+        raise ServerError(E_BAD_KEY, f"client key {client_key} is a public key; the client needs its key pair "
+                                     f"(the NAME.key_secret file `motionscore keys add` printed)")
+    return server_public, client_public, client_secret
 
 
 @dataclass
@@ -75,22 +107,40 @@ class JobState:
 class ScoreClient:
     """One DEALER connection to a server. Not thread-safe: use it from one thread."""
 
-    def __init__(self, address: str | None = None, timeout: float = 10.0):
+    def __init__(self, address: str | None = None, timeout: float = 10.0, server_key: str | None = None,
+                 client_key: str | None = None):
+        """``server_key`` (the server's ``server.key``) and ``client_key`` (this client's
+        ``NAME.key_secret``) switch on CurveZMQ; they default to ``$MOTIONSCORE_SERVER_KEY`` and
+        ``$MOTIONSCORE_CLIENT_KEY``. Raises ServerError (E_BAD_KEY) for unusable key files."""
         import zmq
 
         self._zmq = zmq
         self.address = address or default_address()
         self.timeout = timeout
+        env_server, env_client = default_keys()
+        server_key, client_key = server_key or env_server, client_key or env_client
+        if (server_key is None) != (client_key is None):
+            raise ServerError(E_BAD_KEY, "keys come in twos: give both the server's public key and this client's "
+                                         f"key pair (--server-key/--client-key or ${SERVER_KEY_ENV}/${CLIENT_KEY_ENV})")
+        self.keyed = server_key is not None
+        curve = _load_keys(zmq, server_key, client_key) if self.keyed else None
         self.ctx = zmq.Context.instance()
         self.socket = self.ctx.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.MAXMSGSIZE, limits.MAX_REPLY_BYTES)
         self.socket.setsockopt(zmq.HEARTBEAT_IVL, 2000)
         self.socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
+        if curve is not None:
+            self.socket.curve_serverkey, self.socket.curve_publickey, self.socket.curve_secretkey = curve
+        # Handshake failures (no key, a refused key, the wrong server key) are only visible as
+        # socket events; without them a refused client would just time out.
+        self._monitor = self.socket.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+            addr=f"inproc://motionscore-monitor-{uuid.uuid4().hex}")
         try:
             self.socket.connect(self.address)
         except zmq.ZMQError as exc:
-            self.socket.close(0)
+            self.close()
             raise ServerError(E_UNREACHABLE, f"bad server address {self.address!r}: {exc}") from None
         self.jobs: dict[str, JobState] = {}
         self._last_sent = 0.0
@@ -98,7 +148,31 @@ class ScoreClient:
 
     # -- plumbing --------------------------------------------------------------------------
     def close(self) -> None:
+        try:
+            self.socket.disable_monitor()
+        except self._zmq.ZMQError:
+            pass
+        self._monitor.close(0)
         self.socket.close(0)
+
+    def _check_handshake(self) -> None:
+        """Raise the clear error of a failed key handshake, if the socket reported one."""
+        from zmq.utils.monitor import recv_monitor_message
+
+        zmq = self._zmq
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)["event"]
+            if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                raise ServerError(E_KEY_REFUSED, f"the server at {self.address} refused this client's key "
+                                                 f"(ask its admin for one: motionscore keys add)")
+            if not self.keyed:  # a plaintext client only fails a handshake with a keyed server
+                raise ServerError(E_KEY_REQUIRED, f"the server at {self.address} needs a key: see motionscore keys "
+                                                  f"(--server-key/--client-key)")
+            if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                raise ServerError(E_BAD_KEY, f"the server at {self.address} does not use keys; drop "
+                                             f"--server-key/--client-key")
+            raise ServerError(E_BAD_KEY, f"the key handshake with {self.address} failed: is --server-key that "
+                                         f"server's server.key?")
 
     def __enter__(self) -> "ScoreClient":
         return self
@@ -111,8 +185,15 @@ class ScoreClient:
         self._last_sent = time.monotonic()
 
     def _receive(self, timeout_s: float) -> dict | None:
-        if not self.socket.poll(int(max(timeout_s, 0) * 1000)):
-            return None
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        while True:
+            self._check_handshake()
+            # Short waits, so that a refused handshake ends the wait within a fraction of a second.
+            if self.socket.poll(int(min(max(deadline - time.monotonic(), 0.0), 0.1) * 1000)):
+                break
+            if time.monotonic() >= deadline:
+                self._check_handshake()
+                return None
         raw = self.socket.recv()
         self._last_heard = time.monotonic()
         try:

@@ -336,6 +336,24 @@ def case_hits(args):
             "tempo_before": before_scale, "tempo_after_halving": settings.tempo}
 
 
+def case_keyed(args):
+    """Score through a keyed server with the key files set in the add-on's preferences."""
+    import bpy
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    scene, _ = build_rig_scene()
+    install(args["zip"])
+    prefs = bpy.context.preferences.addons["bl_ext.user_default.motionscore"].preferences
+    prefs.server_key, prefs.client_key = args.get("server_key", ""), args.get("client_key", "")
+    prefs.timeout = 5.0
+    try:
+        run = sorted(bpy.ops.motionscore.score_animation())
+    except RuntimeError as exc:
+        run = ["RuntimeError", str(exc)]
+    return {"run": run, "error": scene.motionscore.last_error, "strips": strips_info(scene)}
+
+
 def case_no_audio(args):
     """A Blender without Audaspace: new_sound raises, as in the PyPI bpy 4.2 module."""
     import sys as _sys

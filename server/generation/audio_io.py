@@ -30,6 +30,13 @@ def check_output_path(path: str | Path, force: bool = False) -> Path:
     return path
 
 
+def current_umask() -> int:
+    """The process's umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, force: bool = False) -> Path:
     """Write mono float audio atomically (temp file + rename). Refuses to overwrite unless ``force``."""
     import soundfile as sf
@@ -40,6 +47,9 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, force: bo
     os.close(fd)
     try:
         sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, format=fmt, subtype=subtype)
+        # mkstemp makes the file 0600; the take is the user's music and gets the user's umask, so
+        # that the group on a farm (or Blender running as a render user) can read it.
+        os.chmod(tmp, 0o666 & ~current_umask())
         if force:
             os.replace(tmp, path)
         else:

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from motionscore.shared.client import ScoreClient, ServerError
+from motionscore.shared.client import ADDRESS_ENV, CLIENT_KEY_ENV, SERVER_KEY_ENV, ScoreClient, ServerError
 
 RESULT_TAG = "MOTIONSCORE_RESULT "
 JOB = Path(__file__).resolve().parents[2] / "blender_addon" / "batch_job.py"
@@ -31,17 +31,23 @@ def job_command(path: Path, save: bool, blender: str | None) -> list[str]:
 
 
 def run_batch(files: list[str], address: str, save: bool = False, blender: str | None = None,
-              timeout: float = 3600.0, out=sys.stderr) -> list[dict]:
-    """Score each file; returns one result dict per file (``ok``, ``error`` or ``audio``...)."""
+              timeout: float = 3600.0, out=sys.stderr, server_key: str | None = None,
+              client_key: str | None = None) -> list[dict]:
+    """Score each file; returns one result dict per file (``ok``, ``error`` or ``audio``...).
+    ``server_key``/``client_key`` (CurveZMQ key files) reach the Blender jobs through the
+    environment, as the add-on reads them."""
     if blender is None and importlib.util.find_spec("bpy") is None:
         blender = shutil.which("blender")
         if blender is None:
             raise RuntimeError("neither the bpy module nor a `blender` binary is available "
                                "(install the dev environment: bash scripts/setup.sh --dev)")
-    with ScoreClient(address, timeout=5.0) as client:
+    with ScoreClient(address, timeout=5.0, server_key=server_key, client_key=client_key) as client:
         client.hello()  # fail once, clearly, instead of once per shot
     results = []
-    env = {**os.environ, "MOTIONSCORE_SERVER": address}
+    env = {**os.environ, ADDRESS_ENV: address}
+    for variable, value in ((SERVER_KEY_ENV, server_key), (CLIENT_KEY_ENV, client_key)):
+        if value:
+            env[variable] = str(Path(value).resolve())
     for index, name in enumerate(files, 1):
         path = Path(name)
         print(f"[{index}/{len(files)}] {path} ...", file=out, flush=True)

@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import zmq
@@ -60,9 +61,13 @@ class ScoreServer:
     """Serve scoring requests for one backbone until :meth:`stop` is called."""
 
     def __init__(self, backbone: Backbone, address: str = DEFAULT_ADDRESS, workers: int = 1,
-                 max_queue: int = 64, client_timeout: float = 30.0, warm_up: bool = False):
+                 max_queue: int = 64, client_timeout: float = 30.0, warm_up: bool = False,
+                 keys: Path | None = None):
         self.backbone = backbone
         self.warm_up = warm_up
+        #: A key folder (serving.keys): CurveZMQ on the socket, only its clients/ admitted.
+        self.keys = Path(keys) if keys is not None else None
+        self._reload_keys = threading.Event()
         self.address = address
         self.workers = max(1, workers)
         self.client_timeout = client_timeout
@@ -79,6 +84,25 @@ class ScoreServer:
     def stop(self) -> None:
         self._stop.set()
 
+    def reload_keys(self) -> None:
+        """Re-read the authorised clients (SIGHUP); the folder is also watched every second."""
+        self._reload_keys.set()
+
+    def _start_curve(self, router):
+        """CurveZMQ on ``router`` and a ZAP authenticator admitting the keys in ``clients/``.
+        Returns (authenticator, clients folder, its signature)."""
+        from zmq.auth.thread import ThreadAuthenticator
+
+        from .keys import clients_signature, server_keys
+
+        public, secret, clients = server_keys(self.keys)
+        auth = ThreadAuthenticator(self.ctx, log=logging.getLogger("motionscore.server.auth"))
+        auth.start()
+        auth.configure_curve(domain="*", location=str(clients))
+        router.curve_server = True
+        router.curve_publickey, router.curve_secretkey = public, secret
+        return auth, clients, clients_signature(clients)
+
     def serve_forever(self, ready: threading.Event | None = None) -> None:
         """Bind, serve until :meth:`stop`. With ``warm_up`` one short take runs first, before the
         socket is bound, so no client is answered by a server that is not ready yet."""
@@ -93,7 +117,18 @@ class ScoreServer:
         # TCP-level liveness: dead peers are noticed even when they never said goodbye.
         router.setsockopt(zmq.HEARTBEAT_IVL, 2000)
         router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 6000)
-        router.bind(self.address)
+        auth = None
+        if self.keys is not None:
+            from .keys import clients_signature
+
+            auth, clients, signature = self._start_curve(router)
+        try:
+            router.bind(self.address)
+        except zmq.ZMQError:
+            if auth is not None:
+                auth.stop()
+            router.close(0)
+            raise
         self.bound_address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
         inbox = self.ctx.socket(zmq.PULL)
         inbox.setsockopt(zmq.LINGER, 0)
@@ -105,7 +140,8 @@ class ScoreServer:
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(inbox, zmq.POLLIN)
-        log.info("serving %s (%s) on %s", self.backbone.name, self.backbone.model_id, self.bound_address)
+        log.info("serving %s (%s) on %s%s", self.backbone.name, self.backbone.model_id, self.bound_address,
+                 f", CurveZMQ keys from {self.keys}" if self.keys is not None else "")
         if ready is not None:
             ready.set()
         next_reap = time.monotonic() + 1.0
@@ -130,6 +166,13 @@ class ScoreServer:
                 if time.monotonic() >= next_reap:
                     self._reap_silent_clients()
                     next_reap = time.monotonic() + 1.0
+                    if auth is not None:
+                        current = clients_signature(clients)
+                        if current != signature or self._reload_keys.is_set():
+                            self._reload_keys.clear()
+                            auth.configure_curve(domain="*", location=str(clients))
+                            signature = current
+                            log.info("authorised clients re-read from %s (%d keys)", clients, len(current))
         finally:
             log.info("shutting down")
             with self._lock:
@@ -141,6 +184,8 @@ class ScoreServer:
                 self.jobs.put(None)
             for thread in threads:
                 thread.join(timeout=5.0)
+            if auth is not None:
+                auth.stop()
             router.close(0)
             inbox.close(0)
             self.ctx.term()
@@ -190,6 +235,7 @@ class ScoreServer:
     def _info(self) -> dict:
         return {
             "type": P.INFO, "server": "motionscore", "version": __version__, "protocol": P.PROTOCOL_VERSION,
+            "keys_required": self.keys is not None,
             "backbone": self.backbone.describe(), "genres": list(GENRE_CODES),
             "limits": {"max_request_bytes": limits.MAX_REQUEST_BYTES, "max_frames": limits.MAX_FRAMES,
                        "max_joints": limits.MAX_JOINTS, "max_duration_s": limits.MAX_DURATION_S,
