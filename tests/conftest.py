@@ -24,31 +24,40 @@ def real_data() -> Path:
     return REAL_DATA
 
 
-@pytest.fixture
-def server_process(tmp_path):
-    """A real `motionscore serve` process on a free loopback port; yields (address, Popen)."""
+def start_server(log_path: Path, *extra: str, keys: dict | None = None) -> tuple[str, subprocess.Popen]:
+    """A real `motionscore serve` process on a free loopback port, answering ``hello`` (with the
+    client key files in ``keys`` when it is keyed); its output goes to ``log_path``."""
     address = f"tcp://127.0.0.1:{free_port()}"
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address,
-                             "--workers", "2", "--client-timeout", "6"],
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address, *extra],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log.close()
     from motionscore.shared.client import ScoreClient, ServerError
 
     deadline = time.monotonic() + 60
     while True:
         try:
-            with ScoreClient(address, timeout=1.0) as client:
+            with ScoreClient(address, timeout=1.0, **(keys or {})) as client:
                 client.hello()
-            break
+            return address, proc
         except ServerError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("server did not start: " + (tmp_path / "server.log").read_text())
-    yield address, proc
+                raise RuntimeError("server did not start: " + Path(log_path).read_text())
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    log.close()
+
+
+@pytest.fixture
+def server_process(tmp_path):
+    """A real `motionscore serve` process on a free loopback port; yields (address, Popen)."""
+    address, proc = start_server(tmp_path / "server.log", "--workers", "2", "--client-timeout", "6")
+    yield address, proc
+    stop_server(proc)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, start_server, stop_server
 
 pytest.importorskip("bpy")
 pytestmark = pytest.mark.blender
@@ -219,25 +219,13 @@ def test_the_addon_scores_through_a_keyed_server_with_its_key_files(addon_zip, t
 
     keys = tmp_path / "keys"
     assert main(["keys", "init", str(keys)]) == 0 and main(["keys", "add", str(keys), "workstation"]) == 0
-    address = f"tcp://127.0.0.1:{free_port()}"
-    proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address, "--keys",
-                             str(keys), "--no-warm-up"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pair = {"server_key": str(keys / "server.key"), "client_key": str(keys / "issued" / "workstation.key_secret")}
+    address, proc = start_server(tmp_path / "keyed.log", "--keys", str(keys), "--no-warm-up", keys=pair)
     try:
-        from motionscore.shared.client import ScoreClient, ServerError
-
-        pair = {"server_key": str(keys / "server.key"), "client_key": str(keys / "issued" / "workstation.key_secret")}
-        for _ in range(120):
-            try:
-                with ScoreClient(address, timeout=0.5, **pair) as client:
-                    client.hello()
-                break
-            except ServerError:
-                pass
         result, _ = run_case("keyed", tmp_path, zip=addon_zip, server=address, **pair)
         assert result["run"] == ["FINISHED"] and result["error"] == "" and len(result["strips"]) == 1
         refused, stderr = run_case("keyed", tmp_path, zip=addon_zip, server=address)
         assert refused["run"][0] == "RuntimeError" and "needs a key" in refused["error"]
         assert refused["strips"] == [] and "Traceback" not in stderr
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_server(proc)

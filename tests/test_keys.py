@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from motionscore.server.training.synthetic_dance import beat_times, synthetic_da
 from motionscore.shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from motionscore.shared.motion import save_motion
 from motionscore.shared.options import ScoreOptions
-from tests.conftest import free_port
+from tests.conftest import free_port, start_server, stop_server
 
 pytestmark = pytest.mark.skipif(not zmq.has("curve"), reason="pyzmq without CurveZMQ")
 
@@ -45,29 +43,11 @@ def key_folder(tmp_path):
 
 @pytest.fixture
 def keyed_server(key_folder, tmp_path):
-    address = f"tcp://127.0.0.1:{free_port()}"
-    log = open(tmp_path / "keyed.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address,
-                             "--keys", str(key_folder), "--no-warm-up", "--client-timeout", "6"],
-                            stdout=log, stderr=subprocess.STDOUT)
     alice = {"server_key": str(key_folder / "server.key"), "client_key": str(key_folder / "issued" / "alice.key_secret")}
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with ScoreClient(address, timeout=1.0, **alice) as client:
-                client.hello()
-            break
-        except ServerError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("keyed server did not start: " + (tmp_path / "keyed.log").read_text())
+    address, proc = start_server(tmp_path / "keyed.log", "--keys", str(key_folder), "--no-warm-up",
+                                 "--client-timeout", "6", keys=alice)
     yield address, alice, proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    stop_server(proc)
 
 
 def test_keys_init_add_list_revoke(tmp_path, capsys):
