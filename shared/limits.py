@@ -29,3 +29,5 @@ MAX_HITS = 1_000
 #: Tempo a user may impose (BPM).
 MIN_TEMPO_BPM = 20.0
 MAX_TEMPO_BPM = 300.0
+#: Closest two hits may be (seconds): a beat each, so at most 600 beats a minute.
+MIN_HIT_GAP_S = 0.1

@@ -39,7 +39,13 @@ def parse_hits(values) -> tuple[float, ...]:
                 or not 0 <= value <= limits.MAX_DURATION_S:
             raise OptionsError(f"each hit must be a time in seconds in [0, {limits.MAX_DURATION_S:g}], got {value!r}")
         out.append(float(value))
-    return tuple(sorted(out))
+    out.sort()
+    close = [(a, b) for a, b in zip(out, out[1:]) if b - a < limits.MIN_HIT_GAP_S]
+    if close:
+        a, b = close[0]
+        raise OptionsError(f"hits at {a:g} s and {b:g} s are closer than {limits.MIN_HIT_GAP_S:g} s: one beat "
+                           f"cannot sit on both; remove one")
+    return tuple(out)
 
 
 @dataclass(frozen=True)

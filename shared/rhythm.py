@@ -57,6 +57,8 @@ KINETIC_SMOOTHING = 2.0
 #: dances in ../shared/data/real/paired, whose feet stop 55-250 ms (median 130 ms) after the song's
 #: beats; with 0.1 s the map's beats land on the songs' beats (F1 at 70 ms 0.43 vs 0.25 without).
 ACCENT_LATENCY_S = 0.1
+#: Tempo of the grid for a motion without a pulse that has hits to catch (no genre given).
+STILL_TEMPO_BPM = 120.0
 #: Detrending window (seconds) for the vertical bounce cue.
 BOUNCE_DETREND_S = 0.5
 
@@ -305,6 +307,10 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
     beats = track_beats(kinetic, RHYTHM_FPS) if moving else np.zeros(0, dtype=np.int64)
     kinematic_times = times[beats] if beats.size else np.zeros(0)
     tempo_map = None
+    if not moving and tempo_bpm is None and len(hits):
+        # No pulse to follow, but hits to catch: a steady grid at the genre's usual tempo does.
+        low, high = GENRE_TEMPO_RANGE.get(genre or motion.genre, (STILL_TEMPO_BPM, STILL_TEMPO_BPM))
+        tempo_bpm = float(np.sqrt(low * high))
     if moving or tempo_bpm is not None:
         # The map reads the default-mode directogram: compat mode's angle bins are a quirk of the
         # released encoder's input, not a better cue.

@@ -76,8 +76,22 @@ def test_user_tempo_and_meter_are_obeyed():
     assert np.allclose(np.diff(rhythm.beat_times), 60 / 137.0)
     assert rhythm.tempo_map.meter == 3 and np.all(np.diff(rhythm.tempo_map.downbeats) == 3)
     # A tempo for a motion that does not move still gives a grid (the user asked for it).
-    still = extract_rhythm(static_motion(5.0), tempo_bpm=120.0)
-    assert still.tempo_map is not None and np.allclose(np.diff(still.beat_times), 0.5)
+    still = extract_rhythm(static_motion(150), tempo_bpm=120.0)
+    assert still.beat_times.size >= 9 and np.allclose(np.diff(still.beat_times), 0.5)
+
+
+def test_a_still_shot_with_hits_gets_a_grid_that_catches_them():
+    rhythm = extract_rhythm(static_motion(180), hits=(1.3, 4.45))
+    assert rhythm.tempo_map is not None and rhythm.tempo_map.hits_caught(1 / 30) == 2
+    assert extract_rhythm(static_motion(180)).tempo_map is None  # nothing to follow, nothing asked
+
+
+def test_hits_too_close_together_are_refused_in_one_line():
+    from motionscore.shared.options import OptionsError, ScoreOptions
+
+    with pytest.raises(OptionsError, match="closer than 0.1 s"):
+        ScoreOptions(hits=(1.0, 1.04))
+    assert ScoreOptions(hits=(2.0, 1.0)).hits == (1.0, 2.0)
 
 
 def test_a_dance_that_speeds_up_gets_a_map_that_does_too():
