@@ -30,7 +30,7 @@ tempo (``Rhythm.is_static``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -100,6 +100,15 @@ class Rhythm:
     def sample_times(self) -> np.ndarray:
         """Time in seconds of each envelope sample, (N,)."""
         return (np.arange(self.envelope.shape[0]) + 1.0) / self.fps
+
+    def following_kinematic_beats(self) -> "Rhythm":
+        """This rhythm with the beat tracker's beats as its beats and no tempo map: beats exactly
+        where the movement stops. The synthetic worlds render their music this way (their dancers
+        stop exactly on the music's beats, by construction) and the learning proof measures
+        against it, so both stay what they were before the tempo map."""
+        beats = self.kinematic_beat_times
+        tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else None
+        return replace(self, beat_times=beats, tempo_bpm=tempo, tempo_map=None)
 
     def window(self, start: float, end: float) -> "Rhythm":
         """The part of this rhythm in [start, end) seconds, with times relative to ``start``.

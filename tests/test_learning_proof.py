@@ -239,3 +239,19 @@ def test_paired_comparison_of_noise_is_not_significant_and_its_interval_covers_z
     assert shifted["ci95"][0] > 0.0 and shifted["p"] < 0.001
     with pytest.raises(ValueError, match="no clips"):
         paired_comparison([], [])
+
+
+def test_world_music_is_on_the_dancers_stops_not_on_the_tempo_map(tmp_path):
+    """The world's design: its dancers stop exactly on the music's beats (captions name them too).
+    The tempo map would move the music 0.1 s earlier and halve 150 BPM; the world must not."""
+    import soundfile as sf
+
+    from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
+    from motionscore.server.training.synthetic_dance import beat_times
+    from motionscore.server.training.synthetic_world import _render_clip
+
+    clip = {"index": 3, "split": "train", "genre": "JB", "bpm": 150.0, "phase": 0.2, "dancer_seed": 5, "seconds": 5.12}
+    name = _render_clip(clip, str(tmp_path), 32000)
+    audio, rate = sf.read(str(tmp_path / "train" / f"{name}.wav"))
+    accents = beat_times(5.12, 150.0, phase=0.2)
+    assert beat_scores(track_music_beats(audio, rate)[1], accents, 0.07).f1 >= 0.8

@@ -158,7 +158,7 @@ def _f1s(backbone, clips, rhythms, log, label: str, config: ProofConfig, plan_te
 
 def _scores(name: str, motion, audio: np.ndarray, sample_rate: int, config: ProofConfig) -> dict:
     """Beat F1 at the configured tolerance and at 70 ms, alignment, and tempo agreement of one take."""
-    kin = extract_rhythm(motion)
+    kin = extract_rhythm(motion).following_kinematic_beats()  # the world's music is on these beats
     take = score_take(kin.beat_times, kin.tempo_bpm, audio, sample_rate, config.tolerance)
     tight = beat_scores(np.asarray(take.music_beats_s), kin.beat_times, TIGHT_TOLERANCE)
     tempo_ok = bool(take.music_tempo_bpm and kin.tempo_bpm and

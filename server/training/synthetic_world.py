@@ -50,9 +50,10 @@ def _render_clip(clip: dict, out: str, sample_rate: int) -> str:
     """Write one planned clip's NAME.npz + NAME.wav under ``out/split``; returns NAME."""
     accents = beat_times(clip["seconds"], clip["bpm"], phase=clip["phase"])
     motion = synthetic_dance(accents, clip["seconds"], fps=30, genre=clip["genre"], seed=clip["dancer_seed"])
-    music = _synth().generate(GenerationRequest(rhythm=extract_rhythm(motion), duration=motion.duration,
-                                                              sample_rate=sample_rate, genre=clip["genre"],
-                                                              seed=clip["index"]))
+    # The music's beats are where this dancer stops (its kinematic beats), as the world is designed.
+    music = _synth().generate(GenerationRequest(rhythm=extract_rhythm(motion).following_kinematic_beats(),
+                                                duration=motion.duration, sample_rate=sample_rate,
+                                                genre=clip["genre"], seed=clip["index"]))
     name = f"synth{clip['index']:05d}"
     folder = Path(out) / clip["split"]
     save_motion(motion, folder / f"{name}.npz")
