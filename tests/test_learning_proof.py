@@ -251,6 +251,7 @@ def test_world_music_is_on_the_dancers_stops_not_on_the_tempo_map(tmp_path):
     from motionscore.server.training.synthetic_world import _render_clip
 
     clip = {"index": 3, "split": "train", "genre": "JB", "bpm": 150.0, "phase": 0.2, "dancer_seed": 5, "seconds": 5.12}
+    (tmp_path / "train").mkdir()
     name = _render_clip(clip, str(tmp_path), 32000)
     audio, rate = sf.read(str(tmp_path / "train" / f"{name}.wav"))
     accents = beat_times(5.12, 150.0, phase=0.2)
