@@ -67,6 +67,11 @@ def test_score_twice_adds_a_take(addon_zip, server, tmp_path):
     assert first["props"]["motionscore_take"] == 1 and second["props"]["motionscore_take"] == 2
     written = sorted(p.name for p in (tmp_path / "motionscore").iterdir())
     assert written == ["shot_Scene_take001.wav", "shot_Scene_take002.wav"]
+    # Takes follow the user's umask (readable by a farm's group or a render user), not 0600.
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in written:
+        assert (tmp_path / "motionscore" / name).stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_range_from_frame_10_at_23976(addon_zip, server, tmp_path):
