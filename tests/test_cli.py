@@ -97,7 +97,7 @@ def test_score_through_a_server(server_process, tmp_path, capsys):
 
 def test_serve_refuses_non_loopback_and_busy_port(capsys, server_process):
     code, _, err = run(["serve", "--bind", "tcp://0.0.0.0:5999"], capsys)
-    assert code == 2 and "--allow-remote" in err
+    assert code == 2 and "needs --keys" in err and "motionscore keys init" in err
     address, _ = server_process
     proc = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address],
                           capture_output=True, text=True, timeout=60)

@@ -58,9 +58,9 @@ def test_hits_through_the_server_and_hits_outside_the_motion_refused(server_proc
     assert wire.value.code == P.E_BAD_OPTIONS
 
 
-def test_server_warms_up_before_it_binds(server_process, tmp_path):
+def test_server_warms_up_before_it_answers(server_process, tmp_path):
     """The first take must not pay for cold librosa/numba work (benchmarks/bench_spine.py times it):
-    the server scores a short take before it binds, so it is warm by the time it answers."""
+    the server scores a short take before it reads its first message, so it is warm when it answers."""
     address, _ = server_process
     with ScoreClient(address) as client:
         client.hello()

@@ -104,12 +104,9 @@ class ScoreServer:
         return auth, clients, clients_signature(clients)
 
     def serve_forever(self, ready: threading.Event | None = None) -> None:
-        """Bind, serve until :meth:`stop`. With ``warm_up`` one short take runs first, before the
-        socket is bound, so no client is answered by a server that is not ready yet."""
-        if self.warm_up:
-            from .warmup import warm_up
-
-            warm_up(self.backbone)
+        """Bind, serve until :meth:`stop`. With ``warm_up`` one short take runs right after binding
+        (so a busy address fails at once) and before the first message is read: no client is
+        answered by a server that is not warm yet; early messages wait in the socket's queue."""
         router = self.ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
         router.setsockopt(zmq.MAXMSGSIZE, HARD_MESSAGE_CAP)
@@ -130,6 +127,10 @@ class ScoreServer:
             router.close(0)
             raise
         self.bound_address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        if self.warm_up:
+            from .warmup import warm_up
+
+            warm_up(self.backbone)
         inbox = self.ctx.socket(zmq.PULL)
         inbox.setsockopt(zmq.LINGER, 0)
         inbox.bind(self._outbox)
