@@ -457,7 +457,7 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
             continue
         if not beats:  # extend the first segment back to the start of the motion
             times = np.concatenate([times[0] - period / rate * np.arange(int(times[0] * rate / period), 0, -1), times])
-        segments.append(TempoSegment(float(times[0]), float(hi / rate) if hi < n else duration, seg_bpm))
+        segments.append(TempoSegment(max(0.0, float(times[0])), float(hi / rate) if hi < n else duration, seg_bpm))
         beats.extend(times.tolist())
     if not beats:
         return None
@@ -476,8 +476,7 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
     if hits.size:
         beats = catch_hits(beats, hits, duration)
     downbeats = _downbeats(beats, segments, meter, offset)
-    segments = tuple(TempoSegment(s.start_s, s.end_s, s.bpm) for s in segments)
-    return TempoMap(beats, downbeats, meter, segments, hits, duration)
+    return TempoMap(beats, downbeats, meter, tuple(segments), hits, duration)
 
 
 def _downbeats(beats: np.ndarray, segments: list[TempoSegment], meter: int, offset: int) -> np.ndarray:
