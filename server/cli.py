@@ -180,7 +180,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                              client_key=args.client_key) as client:
                 result = client.score(motion, options, on_progress=show)
         except ServerError as exc:
-            if exc.code in ("bad_motion", "bad_options", "wrong_backbone", "bad_key"):
+            if exc.code == "bad_key":  # a key file of ours, or a handshake that cannot work
+                raise UserError(exc.message) from None
+            if exc.code in ("bad_motion", "bad_options", "wrong_backbone"):
                 raise UserError(f"the server refused the request: {exc.message}") from None
             raise Failure(f"server: {exc.message}") from None
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
