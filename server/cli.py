@@ -112,19 +112,20 @@ def _load(path: str):
 
 def _read_hits(args: argparse.Namespace) -> tuple[float, ...]:
     """--hits "1.25,3.5" and --hits-file FILE (one time in seconds per line, '#' comments), together."""
-    from motionscore.shared.options import parse_hits
+    from motionscore.shared.options import parse_hits, read_times
 
     values: list[float] = []
     if args.hits:
         values += parse_hits(args.hits)
     if args.hits_file:
         try:
-            lines = Path(args.hits_file).read_text().splitlines()
+            times = read_times(args.hits_file)
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"--hits-file {args.hits_file}: cannot read it ({type(exc).__name__})") from None
-        text = ",".join(line.split("#", 1)[0].split()[0] for line in lines if line.split("#", 1)[0].strip())
+        except ValueError as exc:
+            raise UserError(f"--hits-file {args.hits_file}: {exc}") from None
         try:
-            values += parse_hits(text)
+            values += parse_hits(times)
         except OptionsError as exc:
             raise UserError(f"--hits-file {args.hits_file}: {exc}") from None
     return tuple(sorted(values))

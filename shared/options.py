@@ -17,6 +17,28 @@ class OptionsError(ValueError):
     """An option with a bad value: the message names it and says what is allowed."""
 
 
+def read_times(path) -> list[float]:
+    """Times in seconds from a text file: the first field of each line ('#' starts a comment, blank
+    lines are skipped), as in beat annotation files ("12.34 1") and hit lists ("7.77 punch").
+
+    Raises:
+        OSError: the file cannot be read. ValueError: a line whose first field is not a number
+            (UnicodeDecodeError, a ValueError, for a file that is not text).
+    """
+    from pathlib import Path
+
+    values = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        try:
+            values.append(float(fields[0].rstrip(",")))
+        except ValueError:
+            raise ValueError(f"line {number}: {fields[0]!r} is not a time in seconds") from None
+    return values
+
+
 def parse_hits(values) -> tuple[float, ...]:
     """Hits as sorted seconds: a list/tuple of numbers, or text "1.25, 3.5" (the CLI's form).
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from motionscore.shared.motion import COCO17, Motion, load_motion
+from motionscore.shared.options import read_times
 
 OFFICIAL_FPS = 60.0
 
@@ -44,8 +45,7 @@ def aist_music_bpm(music_id: str) -> float:
 
 def read_beats(path: Path) -> np.ndarray:
     """Beat times in seconds from a ``.beats`` file (one per line, optional second column)."""
-    values = np.loadtxt(path, ndmin=2)
-    return np.asarray(values[:, 0], dtype=np.float64)
+    return np.asarray(read_times(path), dtype=np.float64)
 
 
 def load_real_clips(root: Path, views: tuple[int, ...] = tuple(range(9))) -> list[RealClip]:
