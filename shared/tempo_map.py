@@ -370,6 +370,11 @@ def _downbeat_offset(env: np.ndarray, rate: float, beats: np.ndarray, meter: int
 
 
 def catch_hits(beats: np.ndarray, hits: np.ndarray, duration: float) -> np.ndarray:
+    """See :func:`catch_hits_counted`; the moved beats only."""
+    return catch_hits_counted(beats, hits, duration)[0]
+
+
+def catch_hits_counted(beats: np.ndarray, hits: np.ndarray, duration: float) -> tuple[np.ndarray, int]:
     """Beats moved so that one sits exactly on each hit, respaced evenly between hits.
 
     The nearest beat (by index along the grid) is assigned to each hit in time order, each hit a
@@ -379,7 +384,7 @@ def catch_hits(beats: np.ndarray, hits: np.ndarray, duration: float) -> np.ndarr
     """
     hits = np.sort(np.asarray(hits, dtype=np.float64))
     if hits.size == 0 or beats.size < 2:
-        return beats
+        return beats, 0
     period_before = float(beats[1] - beats[0])
     period_after = float(beats[-1] - beats[-2])
     # Extend the grid far enough on both sides that every hit has neighbours.
@@ -401,11 +406,14 @@ def catch_hits(beats: np.ndarray, hits: np.ndarray, duration: float) -> np.ndarr
     last_index, last_hit = anchors[-1]
     out[last_index:] = grid[last_index:] + (last_hit - grid[last_index])
     # Keep the span covered after the shift, then cut to [0, duration).
+    origin = lead
     while out[0] > period_before:
         out = np.concatenate([[out[0] - period_before], out])
+        origin += 1
     while out[-1] < duration - period_after:
         out = np.concatenate([out, [out[-1] + period_after]])
-    return out[(out >= 0.0) & (out < duration)]
+    keep = (out >= 0.0) & (out < duration)
+    return out[keep], origin - int(np.count_nonzero(~keep[:origin]))
 
 
 def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: float, duration: float,
@@ -474,7 +482,8 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
     hits = np.sort(np.asarray(hits, dtype=np.float64).reshape(-1))
     hits = hits[(hits >= 0.0) & (hits < duration)]
     if hits.size:
-        beats = catch_hits(beats, hits, duration)
+        beats, origin = catch_hits_counted(beats, hits, duration)
+        offset += origin  # the bar goes on counting from the same beat
     downbeats = _downbeats(beats, segments, meter, offset)
     return TempoMap(beats, downbeats, meter, tuple(segments), hits, duration)
 

@@ -52,8 +52,9 @@ def test_hits_are_always_caught_and_beats_stay_ordered(bpm, offset, duration, hi
             assert gaps.max() - gaps.min() < 1e-6
 
 
-def test_hits_off_the_grid_bend_the_map_and_the_music_catches_them():
-    accents = beat_times(20.0, 100, phase=0.3)
+@pytest.mark.parametrize("phase", [0.3, 0.58])  # 0.58: moving the grid adds a beat at the start
+def test_hits_off_the_grid_bend_the_map_and_the_music_catches_them(phase):
+    accents = beat_times(20.0, 100, phase=phase)
     motion = synthetic_dance(accents, 20.0, genre="MH", seed=4)
     plain = extract_rhythm(motion)
     # Two hits between beats of the steady grid (a third and two thirds of the way to the next).
@@ -63,6 +64,11 @@ def test_hits_off_the_grid_bend_the_map_and_the_music_catches_them():
     rhythm = extract_rhythm(motion, hits=hits)
     assert rhythm.tempo_map.hits_caught(1 / 30) == 2
     assert "2/2 hits caught" in rhythm.tempo_map.summary()
+    # Bars stay on the same beats: catching hits moves beats (here by at most 0.4 s) but never
+    # re-counts the bar, which a wrong count would show as a bar line a whole beat (0.6 s) away.
+    bars = rhythm.tempo_map.bar_times
+    for bar in plain.tempo_map.bar_times:
+        assert np.min(np.abs(bars - bar)) <= 0.41
     # Away from the hits the map keeps its tempo.
     before = np.diff(rhythm.beat_times[rhythm.beat_times < hits[0] - 0.5])
     assert 60 / before.mean() == pytest.approx(plain.tempo_bpm, rel=1e-6)
