@@ -166,28 +166,42 @@ def bpm_grid(lo: float = MIN_BPM, hi: float = MAX_BPM) -> np.ndarray:
     return lo * BPM_STEP ** np.arange(int(np.log(hi / lo) / np.log(BPM_STEP)) + 1)
 
 
-def tempo_salience(signal: np.ndarray, rate: float, bpms: np.ndarray, normalise: bool = True) -> np.ndarray:
-    """Pulse salience of ``signal`` (N,) at each tempo of ``bpms``, in [0, 1] (``normalise``).
+class PulseEvidence:
+    """The pulse evidence of one signal (N,) at any tempo down to ``min_bpm``, computed once.
 
     Fourier tempogram magnitude (zero-padded FFT, interpolated) times the positive normalised
     autocorrelation at the beat period: the first is high at the tempo's multiples, the second at
     its fractions, so the product is high at the tempo itself.
     """
-    x = np.asarray(signal, dtype=np.float64)
-    x = x - x.mean()
-    n = x.size
-    if n < 8 or not np.any(x):
-        return np.zeros(bpms.size)
-    size = 1 << int(np.ceil(np.log2(max(4 * n, 1 << 14))))
-    spectrum = np.abs(np.fft.rfft(x, size))
-    freqs = np.fft.rfftfreq(size, 1.0 / rate)
-    fourier = np.interp(bpms / 60.0, freqs, spectrum)
-    lags = 60.0 * rate / bpms
-    max_lag = min(n - 2, int(np.ceil(lags.max())) + 1)
-    ac = _autocorrelation(x, max_lag)
-    ac = ac / ac[0] if ac[0] > 0 else ac
-    acf = np.clip(np.interp(lags, np.arange(ac.size), ac, right=0.0), 0.0, None)
-    product = fourier * acf
+
+    def __init__(self, signal: np.ndarray, rate: float, min_bpm: float):
+        x = np.asarray(signal, dtype=np.float64)
+        x = x - x.mean()
+        n = x.size
+        self.rate = rate
+        self.empty = n < 8 or not np.any(x)
+        if self.empty:
+            return
+        size = 1 << int(np.ceil(np.log2(max(4 * n, 1 << 14))))
+        self.spectrum = np.abs(np.fft.rfft(x, size))
+        self.freqs = np.fft.rfftfreq(size, 1.0 / rate)
+        ac = _autocorrelation(x, min(n - 2, int(np.ceil(60.0 * rate / min_bpm)) + 1))
+        self.ac = ac / ac[0] if ac[0] > 0 else ac
+
+    def __call__(self, bpms: np.ndarray) -> np.ndarray:
+        """Raw (not normalised) evidence at each tempo of ``bpms``; zeros for a flat signal."""
+        if self.empty:
+            return np.zeros(bpms.size)
+        fourier = np.interp(bpms / 60.0, self.freqs, self.spectrum)
+        lags = 60.0 * self.rate / bpms
+        acf = np.clip(np.interp(lags, np.arange(self.ac.size), self.ac, right=0.0), 0.0, None)
+        return fourier * acf
+
+
+def tempo_salience(signal: np.ndarray, rate: float, bpms: np.ndarray, normalise: bool = True) -> np.ndarray:
+    """Pulse salience (:class:`PulseEvidence`) of ``signal`` (N,) at each tempo of ``bpms``, in
+    [0, 1] when ``normalise``."""
+    product = PulseEvidence(signal, rate, float(np.min(bpms)))(bpms)
     peak = product.max()
     return product / peak if normalise and peak > 0 else product
 
@@ -215,7 +229,8 @@ def coarse_tempo(cues: list[np.ndarray], rate: float, tempo_range: tuple[float, 
     refined to 0.05 % on the same evidence (the whole span's spectrum resolves tempo finely)."""
     bpms = bpm_grid(lo, hi)
     wide = bpm_grid(lo / 2.1, hi * 2.1)  # so that the family terms see beyond the search range
-    raw = [tempo_salience(cue, rate, wide, normalise=False) for cue in cues]
+    evidence = [PulseEvidence(cue, rate, float(wide[0])) for cue in cues]
+    raw = [e(wide) for e in evidence]
     peaks = [r.max() if r.max() > 0 else 1.0 for r in raw]
     families = [np.interp(np.log(bpms), np.log(wide), family_salience(r / p, wide)) for r, p in zip(raw, peaks)]
     family = sum(w * f for w, f in zip(_agreement(families), families))
@@ -227,8 +242,8 @@ def coarse_tempo(cues: list[np.ndarray], rate: float, tempo_range: tuple[float, 
     # of its own is often a half or double of the music's tempo, and the usual dance range decides.
     best = float(bpms[int(np.argmax(family * prior))])
     fine = best * (1.0 + np.arange(-0.004, 0.0041, 0.0005))
-    evidence = sum(tempo_salience(cue, rate, fine, normalise=False) / p for cue, p in zip(cues, peaks))
-    return float(fine[int(np.argmax(evidence))])
+    total = sum(e(fine) / p for e, p in zip(evidence, peaks))
+    return float(fine[int(np.argmax(total))])
 
 
 def _agreement(curves: list[np.ndarray]) -> list[float]:
