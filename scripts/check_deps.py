@@ -1,4 +1,9 @@
-"""Check that the installed packages agree with each other, except the stale pins we override.
+"""Check the installed packages: exactly the locked versions, and consistent with each other.
+
+With ``--lock FILE`` every package the lock names must be installed at the locked version, and
+nothing may be installed that no lock of this project names (``requirements/lock-dev.txt`` is the
+superset), except this project itself and the installers (pip, uv): a fresh clone gets exactly
+the versions the README's figures were measured with.
 
 audiocraft 1.3.0 pins torch==2.1.0, torchaudio<2.1.2, xformers<0.0.23 and av==11 and asks for
 gradio, demucs, torchtext and torchvision it never imports; scripts/setup.sh installs it (and
@@ -6,13 +11,15 @@ torchaudio, xformers) with --no-deps on purpose, so pip's own conflict report wo
 about them. This script checks every *other* installed distribution's requirements instead and
 prints one line, or the problems and exit status 1.
 
-    .venv/bin/python scripts/check_deps.py
+    .venv/bin/python scripts/check_deps.py [--lock requirements/lock-dev.txt]
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -48,12 +55,71 @@ def problems(overridden: tuple[str, ...] = OVERRIDDEN) -> list[str]:
     return found
 
 
-def main() -> int:
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements"
+#: Installed but named by no lock, on purpose: this project (editable) and the installers.
+UNLOCKED = ("motionscore", "pip", "uv")
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def read_lock(path: Path) -> dict[str, str]:
+    """{canonical name: version} of a lock file's ``name==version`` lines (hashes and comments skipped)."""
+    pins = {}
+    for line in Path(path).read_text().splitlines():
+        match = _PIN.match(line.strip())
+        if match:
+            pins[canonicalize_name(match.group(1))] = match.group(2)
+    return pins
+
+
+def lock_problems(lock: Path, installed: dict[str, str] | None = None,
+                  universe: tuple[Path, ...] = (REQUIREMENTS / "lock-dev.txt", REQUIREMENTS / "lock-no-deps.txt",
+                                                REQUIREMENTS / "uv.txt")) -> list[str]:
+    """One line per difference between the installed distributions ({canonical name: version},
+    default: this environment's) and ``lock`` plus the no-deps lock: a locked package missing or at
+    another version, or an installed one that no lock in ``universe`` names at that version."""
+    if installed is None:
+        installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()
+                     if d.metadata["Name"]}
+    wanted = {**read_lock(lock), **read_lock(REQUIREMENTS / "lock-no-deps.txt")}
+    known = {}
+    for path in universe:
+        known.update(read_lock(path))
+    found = []
+    for name, version in sorted(wanted.items()):
+        have = installed.get(name)
+        if have is None:
+            found.append(f"{name}=={version} is locked but not installed")
+        elif have != version:
+            found.append(f"{name}=={version} is locked but {have} is installed")
+    for name, version in sorted(installed.items()):
+        if name in wanted or name in UNLOCKED:
+            continue
+        if known.get(name) != version:
+            found.append(f"{name} {version} is installed but no lock names it"
+                         + (f" (the locks have {known[name]})" if name in known else ""))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    lock = None
+    if argv[:1] == ["--lock"] and len(argv) == 2:
+        lock = Path(argv[1])
+    elif argv:
+        print("usage: check_deps.py [--lock requirements/lock-dev.txt]", file=sys.stderr)
+        return 2
     found = problems()
+    if lock is not None:
+        found += lock_problems(lock)
     if found:
         print("dependency check failed:", *found, sep="\n  ", file=sys.stderr)
+        if lock is not None:
+            print("  (rerun scripts/setup.sh; if the lock itself is stale, see 'Upgrading dependencies' in the README)",
+                  file=sys.stderr)
         return 1
-    print(f"==> dependencies consistent ({', '.join(OVERRIDDEN)} installed without their stale pins, on purpose)")
+    exact = f"exactly the versions in {lock.name}, " if lock is not None else ""
+    print(f"==> dependencies: {exact}consistent ({', '.join(OVERRIDDEN)} installed without their stale pins, "
+          "on purpose)")
     return 0
 
 

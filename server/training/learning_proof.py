@@ -52,6 +52,10 @@ from .pretrain import CodecConfig, PretrainConfig, fit_codec, load_pretrained, p
 from .synthetic_world import make_world
 from .train import TrainConfig, _audio, target_of, train
 
+#: The backbone's world is drawn from seeds of its own, so that no seed's pretraining music is another
+#: seed's paired data (with ``seed + 1`` seed 1's encoder world was seed 0's pretraining world).
+PRETRAIN_WORLD_SEED = 10_000
+
 CONDITIONS = ("trained", "untrained", "shuffled", "time-shuffled", "caption", "codec round trip", "world music")
 #: Per-condition means in the report: F1 at the configured tolerance (0.2 s), F1 at 70 ms (the
 #: MIREX beat tolerance, where a right tempo with a random phase no longer scores), the alignment
@@ -175,7 +179,8 @@ def run_proof(config: ProofConfig, log=print) -> dict:
     # trained and tested on. A backbone that has memorised the encoders' training clips lets the
     # encoders lower the loss by recognising clips instead of conveying their rhythm (measured with
     # one shared world: training loss 0.62, validation loss flat at 0.81, no gain over shuffled).
-    pre_meta = _world(config, "pretrain-world", config.pretrain_clips, config.seed + 1, 0.0, 0.0, log)
+    pre_meta = _world(config, "pretrain-world", config.pretrain_clips, PRETRAIN_WORLD_SEED + config.seed, 0.0, 0.0,
+                      log)
     meta = _world(config, "world", config.clips, config.seed, config.val_fraction, config.test_fraction, log)
     pre_world, world = config.work / "pretrain-world", config.work / "world"
     timings = {"world_s": round(time.perf_counter() - started, 1)}
@@ -254,3 +259,58 @@ def _log_sparse(line: str, log) -> None:
     if not line.startswith("step ") or line.split()[1].split("/")[0].endswith("50") or \
             line.split()[1].split("/")[0].endswith("00"):
         log(line)
+
+
+#: The packages whose versions decide the proof's numbers; recorded in every report.
+VERSIONED_PACKAGES = ("torch", "numpy", "scipy", "librosa", "numba", "transformers", "diffusers", "audiocraft",
+                      "soundfile", "safetensors")
+
+
+def environment(threads: int) -> dict:
+    """What a rerun must match to give the same numbers: Python, the packages above, torch's CPU
+    thread count, and the lock file the environment was installed from (its SHA-256)."""
+    import hashlib
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    lock = Path(__file__).resolve().parents[2] / "requirements" / "lock-dev.txt"
+    return {"python": platform.python_version(), "machine": platform.machine(), "threads": threads,
+            "packages": versions,
+            "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None}
+
+
+#: The tempo claim each seed must meet: trained encoders keep the music's tempo within 5 % at least
+#: twice as often as another clip's rhythm, and in at least 35 % of the held-out clips.
+TEMPO_CLAIM = {"over_shuffled": 2.0, "at_least": 0.35}
+
+
+def tempo_claim_holds(report: dict) -> bool:
+    tempo = report["tempo_ok"]
+    return (tempo["trained"] >= TEMPO_CLAIM["at_least"]
+            and tempo["trained"] >= TEMPO_CLAIM["over_shuffled"] * tempo["shuffled"])
+
+
+def pool_seeds(reports: dict[int, dict]) -> dict:
+    """Combine per-seed reports {seed: run_proof report}: per-condition means over all held-out
+    clips of all seeds, paired statistics over the pooled clips (each seed's clips stay paired with
+    themselves), and which effects hold in *every* seed (the lower end of the 95 % interval above
+    zero in each), which in some, and whether the tempo claim holds in each seed."""
+    seeds = sorted(reports)
+    pooled = {name: [row for s in seeds for row in reports[s]["per_clip"][name]] for name in CONDITIONS}
+    table = {metric: {k: round(float(np.mean([float(r[metric] or 0.0) for r in pooled[k]])), 3) for k in CONDITIONS}
+             for metric in METRICS}
+    robust, fragile = [], []
+    for metric in METRICS:
+        for name in BASELINES:
+            wins = [s for s in seeds if reports[s]["paired"][metric][name]["ci95"][0] > 0.0]
+            entry = {"metric": metric, "baseline": name, "seeds": wins}
+            (robust if len(wins) == len(seeds) else fragile).append(entry)
+    return {**table, "seeds": seeds, "held_out_clips": len(pooled["trained"]),
+            "paired": paired_table(pooled, 0), "robust": robust, "not_robust": fragile,
+            "tempo_claim": {str(s): tempo_claim_holds(reports[s]) for s in seeds}}

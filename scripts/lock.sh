@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Regenerate the lock files (exact versions with hashes) that scripts/setup.sh installs from.
+#
+#   bash scripts/lock.sh             keep today's versions where the inputs still allow them
+#   bash scripts/lock.sh --upgrade   take the newest versions the inputs allow
+#
+# Inputs: pyproject.toml (dependencies, extras ml and dev), requirements/torch.txt,
+# requirements/audiocraft.txt, requirements/overrides.txt (stale pins lifted) and
+# requirements/no-deps.txt (installed without dependencies). Outputs, all committed:
+#   requirements/lock-dev.txt   everything `setup.sh --dev` installs
+#   requirements/lock.txt       the runtime subset (`setup.sh`), at the same versions
+#   requirements/lock-no-deps.txt audiocraft and xformers
+#   requirements/uv.txt         the uv release setup.sh bootstraps with pip
+# The lock is for Linux x86_64 with Python 3.11 (manylinux_2_28, the machines here and Blender's).
+# After regenerating: run the suite and the benchmarks, update the README's figures, commit both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+UV=${UV:-.venv/bin/uv}
+if [ ! -x "$UV" ]; then
+  echo "lock.sh: no uv at $UV; run scripts/setup.sh first or set UV=/path/to/uv" >&2
+  exit 2
+fi
+UPGRADE=()
+case "${1:-}" in
+  --upgrade) UPGRADE=(--upgrade) ;;
+  "") ;;
+  *) echo "lock.sh: unknown option $1 (use --upgrade or nothing)" >&2; exit 2 ;;
+esac
+TARGET=(--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet
+        --no-header --custom-compile-command "bash scripts/lock.sh")
+INPUTS=(pyproject.toml requirements/torch.txt requirements/audiocraft.txt --override requirements/overrides.txt)
+# Existing locks are the starting point (uv keeps a locked version unless --upgrade or an input moved).
+"$UV" pip compile "${INPUTS[@]}" --extra ml --extra dev "${TARGET[@]}" "${UPGRADE[@]}" \
+  -o requirements/lock-dev.txt
+"$UV" pip compile "${INPUTS[@]}" --extra ml -c requirements/lock-dev.txt "${TARGET[@]}" \
+  -o requirements/lock.txt
+"$UV" pip compile requirements/no-deps.txt --no-deps "${TARGET[@]}" -o requirements/lock-no-deps.txt
+echo "uv==$("$UV" --version | awk '{print $2}')" | "$UV" pip compile - "${TARGET[@]}" -o requirements/uv.txt
+echo "lock.sh: wrote requirements/lock-dev.txt, lock.txt, lock-no-deps.txt, uv.txt"
