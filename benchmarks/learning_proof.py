@@ -23,12 +23,15 @@ import sys
 
 
 def _threads_from_argv(argv: list[str]) -> int:
+    """--threads' value, read before anything imports numpy or torch (1 when absent or invalid:
+    argparse then reports an invalid one)."""
+    value = "1"
     for i, arg in enumerate(argv):
         if arg == "--threads" and i + 1 < len(argv):
-            return int(argv[i + 1])
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-    return 1
+            value = argv[i + 1]
+        elif arg.startswith("--threads="):
+            value = arg.split("=", 1)[1]
+    return int(value) if value.isdigit() and int(value) >= 1 else 1
 
 
 # BLAS and OpenMP read their thread counts once, when numpy and torch are imported: set them first,

@@ -256,3 +256,47 @@ def test_world_music_is_on_the_dancers_stops_not_on_the_tempo_map(tmp_path):
     audio, rate = sf.read(str(tmp_path / "train" / f"{name}.wav"))
     accents = beat_times(5.12, 150.0, phase=0.2)
     assert beat_scores(track_music_beats(audio, rate)[1], accents, 0.07).f1 >= 0.8
+
+
+@pytest.mark.slow
+def test_seeded_runs_repeat_exactly_and_pool_their_clips(tmp_path):
+    """`learning_proof.py --seeds`: each seed in its own process and folder, pooled statistics and a
+    verdict; a seed rerun on its own (another process, another folder) gives the same numbers."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_proof.py"
+    both = subprocess.run([sys.executable, str(script), "--work", str(tmp_path / "a"), "--quick", "--seeds", "0,1"],
+                          capture_output=True, text=True, timeout=600)
+    assert both.returncode == 0, both.stdout[-2000:] + both.stderr[-2000:]
+    again = subprocess.run([sys.executable, str(script), "--work", str(tmp_path / "b"), "--quick", "--seeds", "1"],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    first = json.loads((tmp_path / "a" / "seed-1" / "report.json").read_text())
+    second = json.loads((tmp_path / "b" / "seed-1" / "report.json").read_text())
+    for key in ("f1", "f1_70ms", "alignment", "tempo_ok", "paired", "pretrain_loss", "per_clip"):
+        assert first[key] == second[key], key
+    other = json.loads((tmp_path / "a" / "seed-0" / "report.json").read_text())
+    assert other["per_clip"]["world music"] != first["per_clip"]["world music"]  # a new world per seed
+    pooled = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert pooled["seeds"] == [0, 1] and pooled["held_out_clips"] == first["held_out_clips"] * 2
+    assert set(pooled["per_seed"]) == {"0", "1"} and set(pooled["tempo_claim"]) == {"0", "1"}
+    assert len(pooled["robust"]) + len(pooled["not_robust"]) == len(METRICS) * len(BASELINES)
+    env = first["environment"]
+    assert env["threads"] == 1 and env["packages"]["torch"] == torch.__version__ and len(env["lock_sha256"]) == 64
+    assert "verdict (what holds in every seed" in both.stdout and "tempo claim" in both.stdout
+    assert "pooled over seeds 0,1" in both.stdout
+
+
+def test_seeds_option_refuses_bad_lists():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_proof.py"
+    for options, message in ((["--seeds", "0,0"], "distinct seeds"), (["--seeds", "a,b"], "whole numbers"),
+                             (["--seeds", "0", "--threads", "0"], "must be at least 1")):
+        run = subprocess.run([sys.executable, str(script), "--work", "/nonexistent/proof", *options],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr

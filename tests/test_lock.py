@@ -1,0 +1,89 @@
+"""The lock files: what setup.sh installs is exactly what they name, and they cover every input."""
+
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO = Path(__file__).resolve().parents[1]
+REQ = REPO / "requirements"
+
+
+def _check_deps():
+    spec = importlib.util.spec_from_file_location("check_deps", REPO / "scripts" / "check_deps.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _inputs() -> list[Requirement]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    lines = list(project["dependencies"]) + project["optional-dependencies"]["ml"] + project["optional-dependencies"]["dev"]
+    for name in ("torch.txt", "audiocraft.txt"):
+        lines += [ln.strip() for ln in (REQ / name).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return [Requirement(line) for line in lines]
+
+
+def test_this_environment_is_exactly_the_dev_lock():
+    """The suite runs in what `setup.sh --dev` installed: every locked version, nothing unlocked."""
+    assert _check_deps().lock_problems(REQ / "lock-dev.txt") == []
+
+
+def test_every_input_is_locked_at_a_version_it_allows():
+    dev = _check_deps().read_lock(REQ / "lock-dev.txt")
+    for req in _inputs():
+        name = canonicalize_name(req.name)
+        assert name in dev, f"{req} is not in lock-dev.txt: run bash scripts/lock.sh"
+        assert req.specifier.contains(dev[name], prereleases=True), f"lock-dev.txt has {name}=={dev[name]}, input {req}"
+    no_deps = _check_deps().read_lock(REQ / "lock-no-deps.txt")
+    for line in (REQ / "no-deps.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            assert req.specifier.contains(no_deps[canonicalize_name(req.name)])
+
+
+def test_the_runtime_lock_is_the_dev_lock_without_the_dev_tools():
+    check = _check_deps()
+    runtime, dev = check.read_lock(REQ / "lock.txt"), check.read_lock(REQ / "lock-dev.txt")
+    assert runtime and all(dev.get(name) == version for name, version in runtime.items())
+    assert {"pytest", "hypothesis", "bpy"} <= set(dev) - set(runtime)
+    assert {"torch", "diffusers", "transformers", "pyzmq", "msgpack"} <= set(runtime)
+
+
+@pytest.mark.parametrize("name", ["lock.txt", "lock-dev.txt", "lock-no-deps.txt", "uv.txt"])
+def test_every_pin_carries_a_hash(name):
+    """--require-hashes refuses a lock with an unhashed pin; check it here, before a fresh setup does."""
+    text = (REQ / name).read_text()
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", text.strip())
+    pins = [b for b in blocks if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*==", b)]
+    assert pins and all("--hash=sha256:" in block for block in pins)
+
+
+def test_lock_problems_names_every_kind_of_difference(tmp_path):
+    check = _check_deps()
+    lock = tmp_path / "lock.txt"
+    lock.write_text("numpy==1.26.4 \\\n    --hash=sha256:00\n# via x\nmsgpack==1.1.0 \\\n    --hash=sha256:11\n")
+    universe = (lock, tmp_path / "none.txt")
+    (tmp_path / "none.txt").write_text("")
+    no_deps = check.read_lock(REQ / "lock-no-deps.txt")
+    good = {"numpy": "1.26.4", "msgpack": "1.1.0", "pip": "24.0", "motionscore": "0.1.0", **no_deps}
+    assert check.lock_problems(lock, good, universe) == []
+    installed = {k: v for k, v in {**good, "numpy": "2.0.0", "requests": "2.0"}.items() if k != "msgpack"}
+    problems = check.lock_problems(lock, installed, universe)
+    assert "numpy==1.26.4 is locked but 2.0.0 is installed" in problems
+    assert "msgpack==1.1.0 is locked but not installed" in problems
+    assert "requests 2.0 is installed but no lock names it" in problems
+    assert len(problems) == 3
+
+
+def test_the_setup_installs_from_the_locks_only():
+    """setup.sh reaches packages through the lock files alone (no unpinned `pip install X`)."""
+    script = (REPO / "scripts" / "setup.sh").read_text()
+    assert "--require-hashes -r \"$LOCK\"" in script and "lock-no-deps.txt" in script and "uv.txt" in script
+    assert "check_deps.py --lock" in script
+    installs = [ln for ln in script.splitlines() if re.search(r"\binstall\b", ln) and not ln.lstrip().startswith("#")]
+    assert all("-r " in ln or "-e ." in ln or ln.rstrip().endswith("\\") or "UV=(" in ln for ln in installs), installs
