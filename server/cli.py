@@ -40,7 +40,9 @@ def _load_backbone(args: argparse.Namespace, name: str):
     from .generation.backbones import UnknownBackboneError, load_backbone
 
     options = {"model": args.model, "encoders": args.encoders, "encoders_format": args.encoders_format,
-               "device": args.device}
+               "device": args.device, "decoder": getattr(args, "decoder", None)}
+    if options["decoder"] is not None and name != "musicgen":
+        raise UserError(f"--decoder chooses MusicGen's token decoder; backbone {name!r} has none")
     try:
         return load_backbone(name, **{k: v for k, v in options.items() if v is not None})
     except UnknownBackboneError as exc:
@@ -59,6 +61,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoders-format", default=None, choices=["motionscore", "released"],
                         help="'released' reads the original work's MusicGen encoders (torch file)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--decoder", default=None, choices=["fast", "audiocraft"],
+                        help="MusicGen only: 'fast' (default; static cache, CUDA graphs on a GPU, the same tokens) "
+                             "or audiocraft's own generate loop")
 
 
 def cmd_encoders_init(args: argparse.Namespace) -> int:

@@ -86,6 +86,9 @@ class ProofConfig:
     #: held-out takes, with 90 lags in 45 % (development runs on an 800-step backbone, seed 0).
     periodicity_lags: int = 90
     guidance: float = 1.0
+    #: MusicGen's token decoder for the held-out generations. The figures in the README were made
+    #: with audiocraft's loop; the fast decoder gives the same tokens (tests/test_musicgen_decoder.py).
+    decoder: str = "audiocraft"
     seed: int = 0
     tolerance: float = DEFAULT_TOLERANCE
     #: Processes rendering the worlds (the same files whatever the number).
@@ -194,6 +197,7 @@ def run_proof(config: ProofConfig, log=print) -> dict:
     # 2. train the encoders against the frozen backbone, through the product's training loop
     t0 = time.perf_counter()
     backbone = load_pretrained(backbone_path)
+    backbone.decoder = config.decoder
     encoders_path = config.work / "encoders.safetensors"
     summary = train(TrainConfig(backbone="musicgen", model=str(backbone_path), data=world, out=encoders_path,
                                 projector=config.projector, steps=config.encoder_steps,

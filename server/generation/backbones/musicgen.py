@@ -29,6 +29,7 @@ from motionscore.server.model.device import resolve_device
 from motionscore.server.model.pseudo_words import InjectionPlan, inject
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .ml_common import MLBackboneMixin, exact_length
+from .musicgen_decoder import use_decoder, unsupported_reason
 
 RHYTHM_TOKEN, GENRE_TOKEN = "<extra_id_0>", "<extra_id_1>"
 DEFAULT_GUIDANCE = 3.0
@@ -96,12 +97,16 @@ class PseudoWordT5Conditioner(TextConditioner):
 
 
 def build_tiny_musicgen(seed: int = 0, device: str = "cpu", dim: int = 32, layers: int = 2, heads: int = 4,
-                        text_dim: int = 32, extra_words: tuple[str, ...] = (), codebooks: int = 4):
+                        text_dim: int = 32, extra_words: tuple[str, ...] = (), codebooks: int = 4,
+                        release_layout: bool = False, card: int = 400, text_layers: int = 2, text_heads: int | None = None,
+                        text_ff: int | None = None):
     """A small random MusicGen of the real architecture family, the same every time, offline.
 
     Defaults are the ``--model tiny`` used by tests; the learning proof builds a wider one
     (``dim``/``layers`` of the LM, ``text_dim`` of T5), may use fewer of the codec's 4 codebooks,
-    and adds caption words to the vocabulary.
+    and adds caption words to the vocabulary. ``release_layout`` lays the LM out as the released
+    MusicGen models are (pre-norm, no biases, audiocraft's memory-efficient attention path, GELU):
+    with :data:`MUSICGEN_SMALL` sizes it is musicgen-small with random weights, for speed figures.
     """
     from audiocraft.models import MusicGen, builders
     from audiocraft.models.lm import LMModel
@@ -114,15 +119,26 @@ def build_tiny_musicgen(seed: int = 0, device: str = "cpu", dim: int = 32, layer
     compression = builders.get_debug_compression_model(device, sample_rate=32000)
     compression.set_num_codebooks(codebooks)
     tokenizer = word_level_tokenizer([RHYTHM_TOKEN, GENRE_TOKEN], eos="</s>", extra_words=extra_words)
-    t5 = T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=text_dim, d_kv=8, d_ff=2 * text_dim,
-                                 num_layers=2, num_heads=text_dim // 8, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id))
+    text_heads = text_heads or max(text_dim // 8, 1)
+    t5 = T5EncoderModel(T5Config(vocab_size=len(tokenizer), d_model=text_dim, d_kv=text_dim // text_heads,
+                                 d_ff=text_ff or 2 * text_dim, num_layers=text_layers, num_heads=text_heads,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id))
     conditioner = PseudoWordT5Conditioner(tokenizer, t5, output_dim=dim, device=device)
+    layout = dict(custom=True)
+    if release_layout:  # audiocraft's config/model/lm/musicgen_lm.yaml
+        layout = dict(memory_efficient=True, norm_first=True, bias_ff=False, bias_attn=False, bias_proj=False,
+                      activation="gelu", hidden_scale=4)
     lm = LMModel(DelayedPatternProvider(n_q=codebooks), ConditioningProvider({"description": conditioner}, device=device),
                  ConditionFuser({"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []}),
-                 n_q=codebooks, card=400, dim=dim, num_heads=heads, num_layers=layers, custom=True, cross_attention=True,
-                 causal=True).to(device).eval()
+                 n_q=codebooks, card=card, dim=dim, num_heads=heads, num_layers=layers, cross_attention=True,
+                 causal=True, **layout).to(device).eval()
     return MusicGen("tiny", compression, lm, max_duration=30)
+
+
+#: musicgen-small's sizes (audiocraft's musicgen/small config): LM 24 x 1024, 16 heads, 4 codebooks of
+#: 2048, T5-base text encoder (768 wide, 12 layers, 12 heads, 3072 feed-forward).
+MUSICGEN_SMALL = dict(dim=1024, layers=24, heads=16, card=2048, codebooks=4, text_dim=768, text_layers=12,
+                      text_heads=12, text_ff=3072, release_layout=True)
 
 
 def load_musicgen(model: str, device: str = "cpu"):
@@ -218,7 +234,7 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
     context_s = 5.0
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
-                 encoders_format: str = "motionscore", **_ignored):
+                 encoders_format: str = "motionscore", decoder: str = "fast", **_ignored):
         self.device = resolve_device(device)
         self._model_id = model
         if model == "tiny":
@@ -230,6 +246,7 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         else:
             self.mg = load_musicgen(model, self.device)
         self._freeze()
+        self.decoder = decoder
         self.load_encoders(encoders, encoders_format)
 
     @classmethod
@@ -239,8 +256,20 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         self = cls.__new__(cls)
         self.device, self._model_id, self.mg = device, model_id, mg
         self._freeze()
+        self.decoder = "fast"
         self.load_encoders(encoders)
         return self
+
+    @property
+    def decoder(self) -> str:
+        """The token decoder generation uses: ``"fast"`` (:mod:`.musicgen_decoder`, the same tokens
+        as audiocraft's loop, faster) or ``"audiocraft"``; setting it swaps the LM's ``generate``."""
+        return self._decoder
+
+    @decoder.setter
+    def decoder(self, name: str) -> None:
+        use_decoder(self.mg, name)
+        self._decoder = name
 
     def _freeze(self) -> None:
         for p in self.mg.lm.parameters():
@@ -284,8 +313,18 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
             self.mg.set_custom_progress_callback(None)
         audio = wav[:, 0].float().cpu().numpy()
         return [Generation(audio=exact_length(a, self.mg.sample_rate, r), sample_rate=r.sample_rate, genre=r.genre,
-                           notes=self.notes(r), info={"prompt_text": t, "model_rate": self.mg.sample_rate})
+                           notes=self.notes(r), info={"prompt_text": t, "model_rate": self.mg.sample_rate,
+                                                      "decoder": self.decoder_used()})
                 for a, r, t in zip(audio, requests, plan.texts)]
+
+    def decoder_used(self) -> str:
+        """What the last generation decoded with: ``fast`` (eager or CUDA graph) or ``audiocraft``
+        (chosen, or the fallback for a LM the fast decoder does not implement)."""
+        generate = self.mg.lm.__dict__.get("generate")
+        if generate is None:
+            reason = unsupported_reason(self.mg.lm) if self.decoder == "fast" else None
+            return "audiocraft" + (f" (fast decoder unsupported: {reason})" if reason else "")
+        return f"fast ({generate.__self__.last_path})"
 
     def _generate_long(self, request: GenerationRequest, progress: ProgressFn) -> Generation:
         rate = self.mg.frame_rate
@@ -324,7 +363,7 @@ class MusicGenBackbone(MLBackboneMixin, Backbone):
         audio = exact_length(wav[0, 0].float().cpu().numpy(), self.mg.sample_rate, request)
         return Generation(audio=audio, sample_rate=request.sample_rate, genre=request.genre,
                           notes=self.notes(request) + [f"{windows} windows continued at the token level"],
-                          info={"windows": windows, "model_rate": self.mg.sample_rate})
+                          info={"windows": windows, "model_rate": self.mg.sample_rate, "decoder": self.decoder_used()})
 
     # -- training --------------------------------------------------------------------------
     def training_loss(self, codes: torch.Tensor, requests: list[GenerationRequest]) -> torch.Tensor:
