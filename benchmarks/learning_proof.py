@@ -196,6 +196,11 @@ def _run_seeds(args) -> int:
     for entry in pooled["not_robust"]:
         where = f"only in seeds {entry['seeds']}" if entry["seeds"] else "in no seed"
         print(f"  not shown: trained > {entry['baseline']} on {names[entry['metric']]} ({where})")
+    codecs = {s: reports[s]["pretrain_loss"].get("codec") for s in args.seeds}
+    print("  codec per seed: " + ", ".join(
+        f"seed {s} perplexity {c['perplexity']:.2f} ({c['fits']} fit{'s' if c['fits'] > 1 else ''}"
+        + (", COLLAPSED" if c.get("collapsed") else "") + ")" if c else f"seed {s} (reused backbone)"
+        for s, c in codecs.items()))
     claim = pooled["tempo_claim"]
     print(f"  tempo claim (trained within 5 % of the motion's tempo in >= {TEMPO_CLAIM['at_least']:.0%} of clips and "
           f">= {TEMPO_CLAIM['over_shuffled']:g}x as often as shuffled rhythm): "

@@ -300,3 +300,47 @@ def test_seeds_option_refuses_bad_lists():
         run = subprocess.run([sys.executable, str(script), "--work", "/nonexistent/proof", *options],
                              capture_output=True, text=True, timeout=120)
         assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_collapsed_codec_is_fitted_again_and_the_least_collapsed_kept(tmp_path, monkeypatch):
+    """The proof measures the fitted codec's code usage; a collapsed quantiser (perplexity ~1,
+    nothing for the LM to model) is fitted again with other batches, and the report says so."""
+    import motionscore.server.training.learning_proof as proof
+
+    seen_seeds, perplexities = [], iter([1.01, 1.5, 5.0])
+    real_fit = proof.fit_codec
+
+    def fit(backbone, wavs, config, log):
+        seen_seeds.append(config.seed)
+        return real_fit(backbone, wavs, config, log)
+
+    monkeypatch.setattr(proof, "fit_codec", fit)
+    monkeypatch.setattr(proof, "codec_usage", lambda b, w: {"codes_used": 3, "perplexity": next(perplexities)})
+    config = ProofConfig(work=tmp_path / "proof", clips=12, val_fraction=0.05, test_fraction=0.15, pretrain_clips=6,
+                         seconds=2.0, spec=SMALL, codec=CodecConfig(steps=2, batch_size=2),
+                         pretrain=PretrainConfig(steps=3, batch_size=4, warmup=1), encoder_steps=2, encoder_batch=4,
+                         seed=4)
+    lines = []
+    report = run_proof(config, log=lines.append)
+    assert seen_seeds == [4, 4 + proof.CODEC_RETRY_SEED, 4 + 2 * proof.CODEC_RETRY_SEED]
+    assert report["pretrain_loss"]["codec"] == {"codes_used": 3, "perplexity": 5.0, "fits": 3, "collapsed": False}
+    assert sum("quantiser collapsed" in line for line in lines) == 2
+    # All fits collapsed: the least collapsed one is kept, with a warning in the log and the report.
+    perplexities = iter([1.2, 2.0, 1.1])
+    monkeypatch.setattr(proof, "codec_usage", lambda b, w: {"codes_used": 2, "perplexity": next(perplexities)})
+    lines.clear()
+    again = run_proof(replace(config, pretrain=PretrainConfig(steps=4, batch_size=4, warmup=1)), log=lines.append)
+    assert again["pretrain_loss"]["codec"] == {"codes_used": 2, "perplexity": 2.0, "fits": 3, "collapsed": True}
+    assert any(line.startswith("WARNING: the codec collapsed in all 3 fits") for line in lines)
+
+
+def test_codec_usage_counts_codes_and_their_perplexity():
+    from motionscore.server.generation.backbones.musicgen import MusicGenBackbone
+    from motionscore.server.training.pretrain import codec_usage
+
+    backbone = MusicGenBackbone.from_musicgen(SMALL.build(), model_id="x")
+    silence = codec_usage(backbone, [np.zeros(32000, dtype=np.float32)])
+    assert silence["codes_used"] <= 2 and silence["perplexity"] < 1.5  # one code for every frame
+    rng = np.random.default_rng(0)
+    noise = codec_usage(backbone, [rng.normal(0, 0.3, 32000).astype(np.float32) for _ in range(3)])
+    assert noise["codes_used"] >= silence["codes_used"] and 1.0 <= noise["perplexity"] <= noise["codes_used"]

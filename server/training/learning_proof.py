@@ -48,9 +48,19 @@ from motionscore.server.model.captions import caption
 from motionscore.server.model.encoders import Encoders
 from motionscore.server.model.pseudo_words import InjectionPlan
 from .data_folder import load_split
-from .pretrain import CodecConfig, PretrainConfig, fit_codec, load_pretrained, pretrain_lm
+from .pretrain import CodecConfig, PretrainConfig, codec_usage, fit_codec, load_pretrained, pretrain_lm
 from .synthetic_world import make_world
 from .train import TrainConfig, _audio, target_of, train
+
+#: A fitted codec whose first codebook's perplexity on the pretraining music is below this has
+#: collapsed onto a few codes and leaves the LM nothing to model (seed 1 with seed 0's backbone:
+#: 2 codes, perplexity 1.02, the LM's loss at 0.01 by step 200; healthy fits: about 20 codes,
+#: perplexity 8.7). It is then fitted again from its initial weights with other batches, at most
+#: CODEC_ATTEMPTS times, each attempt's codec seed CODEC_RETRY_SEED further on.
+MIN_CODEC_PERPLEXITY = 3.0
+CODEC_ATTEMPTS = 3
+CODEC_RETRY_SEED = 1000
+CODEC_USAGE_CLIPS = 64
 
 #: The backbone's world is drawn from seeds of its own, so that no seed's pretraining music is another
 #: seed's paired data (with ``seed + 1`` seed 1's encoder world was seed 0's pretraining world).
@@ -116,7 +126,8 @@ def _pretrained_backbone(config: ProofConfig, pre_world: Path, pre_meta: dict, p
     """Fit the codec and pretrain the LM on ``pre_world``'s captioned music, save the backbone to
     ``path``; or reuse ``path`` when WORK/backbone.json says it was made with the same settings from
     the same world (a rerun then costs the encoders and the evaluation only). Returns the LM's
-    pretraining loss {"first", "last", "reused"} (means of the first and last 20 steps)."""
+    pretraining loss {"first", "last", "reused", "codec"} (means of the first and last 20 steps;
+    the kept codec's :func:`codec_usage`, how many fits it took, whether it collapsed anyway)."""
     stamp = {"spec": asdict(config.spec), "codec": asdict(config.codec), "pretrain": asdict(config.pretrain),
              "world": json.loads((config.work / "pretrain-world.json").read_text())}
     stamp_path = config.work / "backbone.json"
@@ -127,15 +138,33 @@ def _pretrained_backbone(config: ProofConfig, pre_world: Path, pre_meta: dict, p
             return {**saved["pretrain_loss"], "reused": True}
     from motionscore.server.generation.backbones.musicgen import MusicGenBackbone
 
-    backbone = MusicGenBackbone.from_musicgen(config.spec.build(), model_id=str(path))
     music = load_split(pre_world, "train") + load_split(pre_world, "val")
-    fit_codec(backbone, [_audio(audio, backbone.mg.sample_rate) for _, _, audio in music], config.codec, log)
+    wavs, best = None, None
+    for attempt in range(CODEC_ATTEMPTS):
+        candidate = MusicGenBackbone.from_musicgen(config.spec.build(), model_id=str(path))
+        wavs = wavs or [_audio(audio, candidate.mg.sample_rate) for _, _, audio in music]
+        fit_codec(candidate, wavs, replace(config.codec, seed=config.codec.seed + CODEC_RETRY_SEED * attempt), log)
+        usage = {**codec_usage(candidate, wavs[:CODEC_USAGE_CLIPS]), "fits": attempt + 1}
+        log(f"codec uses {usage['codes_used']} codes, perplexity {usage['perplexity']:.2f}")
+        if best is None or usage["perplexity"] > best[1]["perplexity"]:
+            best = (candidate, usage)
+        if usage["perplexity"] >= MIN_CODEC_PERPLEXITY:
+            break
+        if attempt + 1 < CODEC_ATTEMPTS:
+            log(f"the codec's quantiser collapsed (perplexity below {MIN_CODEC_PERPLEXITY:g}): fitting it again "
+                f"from its initial weights with other batches (fit {attempt + 2} of {CODEC_ATTEMPTS})")
+        else:
+            log(f"WARNING: the codec collapsed in all {CODEC_ATTEMPTS} fits; keeping the least collapsed one "
+                f"(perplexity {best[1]['perplexity']:.2f}): this seed's numbers will not mean much")
+    backbone, usage = best
+    usage["collapsed"] = usage["perplexity"] < MIN_CODEC_PERPLEXITY
     codes = [target_of(backbone, audio) for _, _, audio in music]
     losses = pretrain_lm(backbone, codes, [m.genre for _, m, _ in music], [pre_meta[n]["bpm"] for n, _, _ in music],
                          [pre_meta[n]["first_accent_s"] for n, _, _ in music], config.pretrain, log)
     stamp_path.unlink(missing_ok=True)  # never a stamp that vouches for a half-written backbone
     save_pretrained(backbone, config.spec, path)
     pretrain_loss = {"first": round(float(np.mean(losses[:20])), 3), "last": round(float(np.mean(losses[-20:])), 3)}
+    pretrain_loss["codec"] = usage
     stamp_path.write_text(json.dumps({"stamp": stamp, "pretrain_loss": pretrain_loss}))
     return {**pretrain_loss, "reused": False}
 
@@ -175,7 +204,11 @@ def _scores(name: str, motion, audio: np.ndarray, sample_rate: int, config: Proo
 
 
 def run_proof(config: ProofConfig, log=print) -> dict:
+    """Run the proof for ``config.seed``: the seed draws the worlds, the backbone's initial weights,
+    the codec's and the LM's batches, and the encoders' (each seed a new experiment)."""
     started = time.perf_counter()
+    config = replace(config, spec=replace(config.spec, seed=config.seed), codec=replace(config.codec, seed=config.seed),
+                     pretrain=replace(config.pretrain, seed=config.seed))
     config.work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     # Two disjoint worlds: the backbone's pretraining music, and the paired data the encoders are

@@ -74,6 +74,23 @@ def fit_codec(backbone, wavs: list[np.ndarray], config: CodecConfig, log=print) 
     return _optimise(codec, optimizer, config.steps, step_loss, None, None, "codec", 50, log)
 
 
+def codec_usage(backbone, wavs: list[np.ndarray]) -> dict:
+    """How many of the first codebook's codes the fitted codec uses on ``wavs`` (mono float
+    waveforms at its rate) and their perplexity (exp of the codes' entropy: 1.0 when every frame
+    gets the same code). A codec whose quantiser collapsed onto a handful of codes leaves the LM
+    nothing to model (its loss falls to ~0) and the backbone cannot make beats."""
+    counts = None
+    with torch.no_grad():
+        for wav in wavs:
+            x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None, None].to(backbone.device)
+            codes = backbone.mg.compression_model.encode(x)[0][0, 0]
+            bins = torch.bincount(codes.flatten().cpu(), minlength=backbone.mg.compression_model.cardinality)
+            counts = bins if counts is None else counts + bins
+    p = counts.double() / counts.sum()
+    p = p[p > 0]
+    return {"codes_used": int((counts > 0).sum()), "perplexity": round(float(torch.exp(-(p * p.log()).sum())), 2)}
+
+
 def _optimise(module: torch.nn.Module, optimizer, steps: int, step_loss, lr_at, clip: float | None, label: str,
               every: int, log) -> list[float]:
     """The loop both pretraining stages share: ``steps`` optimiser steps on ``step_loss(step)``

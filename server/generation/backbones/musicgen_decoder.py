@@ -239,7 +239,7 @@ class FastMusicGenDecoder:
 
     def _eager(self, sequence, start, steps, rows, cross_src, write) -> None:
         """Decode with per-request tensors: the cache sliced to the steps done so far."""
-        device, dtype = sequence.device, self.lm.emb[0].weight.dtype
+        device, dtype = sequence.device, _compute_dtype(self.lm)
         cache_k = [torch.zeros(rows, self.heads, steps, self.head_dim, device=device, dtype=dtype)
                    for _ in self.layers]
         cache_v = [torch.zeros_like(k) for k in cache_k]
@@ -270,10 +270,21 @@ class FastMusicGenDecoder:
     def _graph_for(self, rows, steps, cross_src, sampler) -> "StaticStep | None":
         if cross_src is None:
             return None
-        key = (rows, _round_up(steps, STEP_BUCKET), _round_up(cross_src.shape[1], TEXT_BUCKET), sampler.key)
+        key = (rows, _round_up(steps, STEP_BUCKET), _round_up(cross_src.shape[1], TEXT_BUCKET), sampler.key,
+               _compute_dtype(self.lm))
         if key not in self._graphs:
             self._graphs[key] = StaticStep(self, *key[:3], sampler, capture=cross_src.device.type == "cuda")
         return self._graphs[key]
+
+
+def _compute_dtype(lm) -> torch.dtype:
+    """The dtype activations have inside ``lm``: autocast's when it is on (audiocraft's MusicGen
+    decodes under float16 autocast on a GPU), else the weights'."""
+    weights = lm.emb[0].weight
+    kind = weights.device.type
+    if kind in ("cuda", "cpu") and torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return weights.dtype
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -332,7 +343,7 @@ class StaticStep:
     def __init__(self, decoder: FastMusicGenDecoder, rows: int, cache_len: int, text_len: int, sampler: _Sampler,
                  capture: bool):
         lm = decoder.lm
-        device, dtype = next(lm.parameters()).device, lm.emb[0].weight.dtype
+        device, dtype = next(lm.parameters()).device, _compute_dtype(lm)
         self.decoder, self.rows, self.cache_len, self.text_len, self.sampler = decoder, rows, cache_len, text_len, sampler
         h, d = decoder.heads, decoder.head_dim
         batch = rows // 2 if sampler.cfg_coef is not None else rows
@@ -352,8 +363,8 @@ class StaticStep:
         dec = self.decoder
 
         def self_attention(i, q, k, v):
-            self.cache_k[i].index_copy_(2, self.pos.view(1), k)
-            self.cache_v[i].index_copy_(2, self.pos.view(1), v)
+            self.cache_k[i].index_copy_(2, self.pos.view(1), k.to(self.cache_k[i].dtype))
+            self.cache_v[i].index_copy_(2, self.pos.view(1), v.to(self.cache_v[i].dtype))
             seen = torch.where(self.steps <= self.pos, 0.0, float("-inf")).to(q.dtype).view(1, 1, 1, -1)
             return dec._attend(q, self.cache_k[i], self.cache_v[i], mask=seen)
 
@@ -381,8 +392,8 @@ class StaticStep:
         for i, (k, v) in enumerate(dec.cross_kv(cross_src)):
             self.cross_k[i].zero_()
             self.cross_v[i].zero_()
-            self.cross_k[i][:, :, :text] = k
-            self.cross_v[i][:, :, :text] = v
+            self.cross_k[i][:, :, :text] = k.to(self.cross_k[i].dtype)
+            self.cross_v[i][:, :, :text] = v.to(self.cross_v[i].dtype)
         self.cross_mask.fill_(float("-inf"))
         self.cross_mask[..., :text] = 0.0
         for cache in (*self.cache_k, *self.cache_v):
@@ -401,7 +412,14 @@ class StaticStep:
         self.tokens.copy_(tokens)
         self.pos.fill_(pos)
         if self.capture and self.graph is None:
-            self._capture()
+            try:
+                self._capture()
+            except RuntimeError as exc:  # a kernel that cannot be captured: run the same step eagerly
+                import logging
+
+                logging.getLogger(__name__).warning("CUDA graph capture failed (%s); decoding without graphs",
+                                                    str(exc).splitlines()[0][:200])
+                self.capture = False
         if self.graph is not None:
             self.graph.replay()
         else:

@@ -1,0 +1,125 @@
+"""MusicGen token decoding: audiocraft's generate loop against the fast decoder, in one run.
+
+    .venv/bin/python benchmarks/bench_decode.py --model tiny --device cpu
+    .venv/bin/python benchmarks/bench_decode.py --model small-random --device cuda --batch 8
+    .venv/bin/python benchmarks/bench_decode.py --model facebook/musicgen-small --device cuda   # cached weights
+
+``small-random`` is musicgen-small's architecture (LM 24 x 1024, 16 heads, 4 codebooks of 2048,
+T5-base-sized text encoder) with random weights: the real model's speed without its weights. Both
+decoders are timed sampling as the product does (top-k 250, guidance 3.0) from the same seed; the
+last line says whether their greedy tokens were identical. Times are the token generation of one 5.12 s clip
+(``MusicGen._generate_tokens``: text encoder + LM decode; the codec's audio decoding is the same
+for both and excluded), the best of --repeats after one warm-up call, divided by the batch for
+"per clip". On CUDA the model runs in float16 unless --dtype float32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+
+import torch
+
+from motionscore.server.generation.backbones.musicgen import MUSICGEN_SMALL, build_tiny_musicgen, load_musicgen
+from motionscore.server.generation.backbones.musicgen_decoder import unsupported_reason, use_decoder
+
+CLIP_S = 5.12
+PROMPTS = ("a house music with * as the rhythm", "a hip hop music with * as the rhythm",
+           "a techno music with * as the rhythm", "a jazz music with * as the rhythm")
+
+
+def _model(name: str, device: str, dtype: torch.dtype):
+    if name == "tiny":
+        mg = build_tiny_musicgen(device=device)
+    elif name == "small-random":
+        mg = build_tiny_musicgen(device=device, **MUSICGEN_SMALL)
+    else:
+        mg = load_musicgen(name, device)
+    mg.lm.to(dtype)
+    conditioner = mg.lm.condition_provider.conditioners["description"]
+    conditioner.t5.to(dtype)
+    conditioner.output_proj.to(dtype)
+    return mg
+
+
+def _time(mg, decoder: str, batch: int, seed: int, repeats: int, sampling: bool = True) -> tuple[float, torch.Tensor]:
+    use_decoder(mg, decoder)
+    mg.set_generation_params(duration=CLIP_S, use_sampling=sampling, top_k=250, cfg_coef=3.0)
+    texts = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
+    device_type = next(mg.lm.parameters()).device.type
+
+    def run():
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            attributes, _ = mg._prepare_tokens_and_attributes(texts, None)
+            tokens = mg._generate_tokens(attributes, None)
+        if device_type == "cuda":
+            torch.cuda.synchronize()
+        return tokens
+
+    run()  # warm-up: kernels, allocator, CUDA graph capture
+    best, tokens = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tokens = run()
+        best = min(best, time.perf_counter() - start)
+    return best, tokens
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny", help="tiny, small-random, or a hub id / folder in the HF cache")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=1, help="clips per call (default 1)")
+    parser.add_argument("--dtype", default=None, choices=["float16", "bfloat16", "float32"],
+                        help="default float16 on cuda, float32 on cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.batch < 1 or args.repeats < 1:
+        print("--batch and --repeats must be at least 1", file=sys.stderr)
+        return 2
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: no CUDA device here", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype or ("float16" if args.device == "cuda" else "float32"))
+    try:
+        mg = _model(args.model, args.device, dtype)
+    except RuntimeError as exc:
+        print(str(exc).splitlines()[0], file=sys.stderr)
+        return 1
+    reason = unsupported_reason(mg.lm)
+    if reason:
+        print(f"the fast decoder does not run this model ({reason}); nothing to compare", file=sys.stderr)
+        return 1
+    lm_params = sum(p.numel() for p in mg.lm.parameters())
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or 'cpu'}, " \
+                                                                         f"{torch.get_num_threads()} threads"
+    steps = int(CLIP_S * mg.frame_rate) + mg.lm.num_codebooks - 1
+    print(f"model {args.model}: LM {lm_params / 1e6:.1f} M parameters, {mg.lm.num_codebooks} codebooks, "
+          f"{steps} decode steps per {CLIP_S} s clip; {args.device} ({where}), {str(dtype).split('.')[-1]}, "
+          f"batch {args.batch}, torch {torch.__version__}")
+    stock_s, stock_tokens = _time(mg, "audiocraft", args.batch, args.seed, args.repeats)
+    print(f"  audiocraft generate: {stock_s:.3f} s per call, {stock_s / args.batch:.3f} s per clip", flush=True)
+    fast_s, fast_tokens = _time(mg, "fast", args.batch, args.seed, args.repeats)
+    path = mg.lm.generate.__self__.last_path
+    print(f"  fast decoder ({path}): {fast_s:.3f} s per call, {fast_s / args.batch:.3f} s per clip", flush=True)
+    # Identity is checked greedily: under sampling a CUDA graph draws with the exponential race
+    # (the same distribution, other random numbers), so only greedy tokens can be compared there.
+    _, stock_greedy = _time(mg, "audiocraft", args.batch, args.seed, 1, sampling=False)
+    _, fast_greedy = _time(mg, "fast", args.batch, args.seed, 1, sampling=False)
+    identical = torch.equal(stock_greedy, fast_greedy)
+    if path == "eager":
+        print(f"  sampled tokens of the same seed identical too: {'yes' if torch.equal(stock_tokens, fast_tokens) else 'no'}")
+    print(f"speedup {stock_s / fast_s:.1f}x (stock {stock_s / args.batch:.3f} s, fast {fast_s / args.batch:.3f} s "
+          f"per {CLIP_S} s clip, identical: {'yes' if identical else 'no'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
