@@ -34,9 +34,12 @@ def _ensure_registered():
     import bpy
 
     if not hasattr(bpy.types, "MOTIONSCORE_OT_score_animation"):
-        from motionscore import blender_addon
+        import importlib
 
-        blender_addon.register()
+        # This module's own package: ``motionscore.blender_addon`` with the bpy module, or the
+        # installed extension (``bl_ext.user_default.motionscore``) inside a farm's Blender.
+        package = __package__ or "motionscore.blender_addon"
+        importlib.import_module(package).register()
 
 
 def run(path: Path, save: bool) -> dict:
@@ -77,7 +80,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="motionscore-batch-job")
     parser.add_argument("file")
     parser.add_argument("--save", action="store_true")
+    # Farm managers run Blender with a command line, not an environment: these set what the
+    # add-on otherwise reads from $MOTIONSCORE_SERVER and the key variables ("" = not given).
+    parser.add_argument("--server", default="")
+    parser.add_argument("--server-key", default="")
+    parser.add_argument("--client-key", default="")
     args = parser.parse_args(argv)
+    for variable, value in (("MOTIONSCORE_SERVER", args.server), ("MOTIONSCORE_SERVER_KEY", args.server_key),
+                            ("MOTIONSCORE_CLIENT_KEY", args.client_key)):
+        if value:
+            os.environ[variable] = value
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionscore-batch-"))
     try:
         result = run(Path(args.file).resolve(), args.save)

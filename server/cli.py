@@ -546,6 +546,31 @@ def cmd_addon_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_farm(args: argparse.Namespace) -> int:
+    """Export farm job definitions: an OpenJD job bundle or a Flamenco job type."""
+    from .packaging import farm_jobs
+
+    out = Path(args.output)
+    try:
+        if args.farm_command == "openjd":
+            shots = Path(args.shots)
+            target = farm_jobs.write_openjd_bundle(out, shots, save=args.save, address=args.server,
+                                                   executable=args.motionscore, force=args.force)
+            count = len(farm_jobs.list_shots(shots))
+            print(f"wrote {target} ({count} shot{'s' if count != 1 else ''}, one task each)")
+            print(f"run locally:   {farm_jobs.openjd_run_command(out, shots.resolve(), args.server)}")
+            print(f"Deadline Cloud: deadline bundle submit {out}")
+        else:
+            target = farm_jobs.write_flamenco_job_type(out, address=args.server, module=args.addon_module,
+                                                       force=args.force)
+            print(f"wrote {target}: copy it to the Flamenco Manager's scripts/ folder and restart the Manager")
+            if args.shots:
+                print(f"shots setting for {args.shots}: {farm_jobs.flamenco_shots_setting(Path(args.shots))}")
+    except farm_jobs.FarmExportError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
 PROJECTOR_HELP = "rhythm projector: attn (the published attention pooling) or mlp (default attn)"
 PERIODICITY_HELP = ("also give the rhythm projector the onsets' autocorrelation at lags 1..N (60 Hz samples; "
                     "0 = the published input, the onsets only; the learning proof uses 90 = 1.5 s)")
@@ -746,6 +771,29 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--platform", action="append", choices=["linux-x64", "windows-x64", "macos-arm64", "macos-x64"],
                        help="only these platforms (repeatable; default all four)")
     build.set_defaults(func=cmd_addon_build)
+
+    farm = sub.add_parser("farm", help="job definitions for render farm managers (OpenJD/Deadline, Flamenco)")
+    farm_sub = farm.add_subparsers(dest="farm_command", required=True, metavar="MANAGER")
+    openjd = farm_sub.add_parser("openjd", help="an Open Job Description job bundle (AWS Deadline Cloud, openjd run)",
+                                 description="Write DIR/template.yaml (jobtemplate-2023-09): one task per .blend/.bvh "
+                                             "shot in --shots, each `motionscore batch SHOT --server ADDR`.")
+    openjd.add_argument("-o", "--output", required=True, help="bundle folder (DIR/template.yaml)")
+    openjd.add_argument("--shots", required=True, help="folder whose .blend and .bvh files become the tasks")
+    openjd.add_argument("--save", action="store_true", help="save each .blend with its new strip")
+    openjd.add_argument("--motionscore", default=None,
+                        help="the motionscore command on the workers (default: this environment's)")
+    flamenco = farm_sub.add_parser("flamenco", help="a Flamenco job type (JavaScript for the Manager's scripts/)",
+                                   description="Write DIR/motionscore_score_shots.js: one blender-render task per shot, "
+                                               "running the installed add-on's batch job in the worker's Blender.")
+    flamenco.add_argument("-o", "--output", required=True, help="folder for the .js file")
+    flamenco.add_argument("--shots", default=None, help="also print the 'shots' setting for this folder")
+    flamenco.add_argument("--addon-module", default="bl_ext.user_default.motionscore",
+                          help="the extension's module in the workers' Blender (default bl_ext.user_default.motionscore)")
+    for command in (openjd, flamenco):
+        command.add_argument("--server", default="tcp://127.0.0.1:5757",
+                             help="default server address of the job (a job parameter / setting)")
+        command.add_argument("--force", action="store_true", help="overwrite an existing file")
+        command.set_defaults(func=cmd_farm)
     return parser
 
 
