@@ -161,3 +161,22 @@ def test_cli_decoder_option(tmp_path, capsys):
     assert main(["score", str(path), "-o", str(tmp_path / "y.wav"), "--backbone", "musicgen", "--model", "tiny",
                  "--decoder", "audiocraft"]) == 0
     assert (tmp_path / "y.wav").exists()
+
+
+def test_the_decode_benchmark_compares_both_decoders_and_reports_identity():
+    """benchmarks/bench_decode.py runs end to end on the tiny model (its speed is a figure, not a test)."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
+    run = subprocess.run([sys.executable, str(script), "--model", "tiny", "--repeats", "1"], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    last = run.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"speedup \d+\.\dx \(stock \d+\.\d+ s, fast \d+\.\d+ s per 5\.12 s clip, identical: yes\)", last), last
+    assert "sampled tokens of the same seed identical too: yes" in run.stdout
+    bad = subprocess.run([sys.executable, str(script), "--device", "cuda"] if not torch.cuda.is_available() else
+                         [sys.executable, str(script), "--batch", "0"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
