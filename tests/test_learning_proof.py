@@ -284,7 +284,7 @@ def test_seeded_runs_repeat_exactly_and_pool_their_clips(tmp_path):
     assert set(pooled["per_seed"]) == {"0", "1"} and set(pooled["tempo_claim"]) == {"0", "1"}
     assert len(pooled["robust"]) + len(pooled["not_robust"]) == len(METRICS) * len(BASELINES)
     env = first["environment"]
-    assert env["threads"] == 1 and env["packages"]["torch"] == torch.__version__ and len(env["lock_sha256"]) == 64
+    assert env["threads"] == 1 and env["packages"]["torch"] == torch.__version__.split("+")[0] and len(env["lock_sha256"]) == 64
     assert "verdict (what holds in every seed" in both.stdout and "tempo claim" in both.stdout
     assert "pooled over seeds 0,1" in both.stdout
 
@@ -323,14 +323,16 @@ def test_a_collapsed_codec_is_fitted_again_and_the_least_collapsed_kept(tmp_path
     lines = []
     report = run_proof(config, log=lines.append)
     assert seen_seeds == [4, 4 + proof.CODEC_RETRY_SEED, 4 + 2 * proof.CODEC_RETRY_SEED]
-    assert report["pretrain_loss"]["codec"] == {"codes_used": 3, "perplexity": 5.0, "fits": 3, "collapsed": False}
+    assert report["pretrain_loss"]["codec"] == {"codes_used": 3, "perplexity": 5.0, "fits": 3, "kept_fit": 3,
+                                                "collapsed": False}
     assert sum("quantiser collapsed" in line for line in lines) == 2
     # All fits collapsed: the least collapsed one is kept, with a warning in the log and the report.
     perplexities = iter([1.2, 2.0, 1.1])
     monkeypatch.setattr(proof, "codec_usage", lambda b, w: {"codes_used": 2, "perplexity": next(perplexities)})
     lines.clear()
     again = run_proof(replace(config, pretrain=PretrainConfig(steps=4, batch_size=4, warmup=1)), log=lines.append)
-    assert again["pretrain_loss"]["codec"] == {"codes_used": 2, "perplexity": 2.0, "fits": 3, "collapsed": True}
+    assert again["pretrain_loss"]["codec"] == {"codes_used": 2, "perplexity": 2.0, "fits": 3, "kept_fit": 2,
+                                               "collapsed": True}
     assert any(line.startswith("WARNING: the codec collapsed in all 3 fits") for line in lines)
 
 

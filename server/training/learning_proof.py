@@ -157,7 +157,8 @@ def _pretrained_backbone(config: ProofConfig, pre_world: Path, pre_meta: dict, p
             log(f"WARNING: the codec collapsed in all {CODEC_ATTEMPTS} fits; keeping the least collapsed one "
                 f"(perplexity {best[1]['perplexity']:.2f}): this seed's numbers will not mean much")
     backbone, usage = best
-    usage["collapsed"] = usage["perplexity"] < MIN_CODEC_PERPLEXITY
+    usage = {**usage, "kept_fit": usage["fits"], "fits": attempt + 1,
+             "collapsed": usage["perplexity"] < MIN_CODEC_PERPLEXITY}
     codes = [target_of(backbone, audio) for _, _, audio in music]
     losses = pretrain_lm(backbone, codes, [m.genre for _, m, _ in music], [pre_meta[n]["bpm"] for n, _, _ in music],
                          [pre_meta[n]["first_accent_s"] for n, _, _ in music], config.pretrain, log)
