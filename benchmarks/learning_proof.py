@@ -49,7 +49,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from motionscore.server.training.learning_proof import (  # noqa: E402
-    CONDITIONS, TEMPO_CLAIM, ProofConfig, environment, pool_seeds, run_proof, tempo_claim_holds)
+    CONDITIONS, TEMPO_CLAIM, ProofConfig, environment, pool_seeds, run_proof)
 from motionscore.server.training.pretrain import CodecConfig, PretrainConfig  # noqa: E402
 
 LABELS = {"f1": None, "f1_70ms": "F1@70ms", "alignment": "align", "tempo_ok": "tempo within 5 %"}
@@ -91,8 +91,7 @@ _PASSED_ON = ("clips", "pretrain_clips", "codec_steps", "pretrain_steps", "encod
 
 
 def _config(args, seed: int, work: Path) -> ProofConfig:
-    config = ProofConfig(work=work, seed=seed, workers=1 if args.seeds and len(args.seeds) > 1 else
-                         ProofConfig(work=work).workers)
+    config = ProofConfig(work=work, seed=seed)
     if args.quick:
         config.clips, config.pretrain_clips, config.encoder_steps = 24, 16, 10
         config.pretrain = PretrainConfig(steps=20, warmup=5)
@@ -210,7 +209,6 @@ def _run_seeds(args) -> int:
           + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
           + (f", lock {env['lock_sha256'][:12]}" if env["lock_sha256"] else ", no lock file")
           + f"; wall time {time.perf_counter() - started:.0f} s; report: {args.work / 'report.json'}")
-    assert all(tempo_claim_holds(reports[s]) == claim[str(s)] for s in args.seeds)
     return 0
 
 

@@ -554,9 +554,9 @@ def cmd_farm(args: argparse.Namespace) -> int:
     try:
         if args.farm_command == "openjd":
             shots = Path(args.shots)
-            target = farm_jobs.write_openjd_bundle(out, shots, save=args.save, address=args.server,
-                                                   executable=args.motionscore, force=args.force)
-            count = len(farm_jobs.list_shots(shots))
+            target, listed = farm_jobs.write_openjd_bundle(out, shots, save=args.save, address=args.server,
+                                                           executable=args.motionscore, force=args.force)
+            count = len(listed)
             print(f"wrote {target} ({count} shot{'s' if count != 1 else ''}, one task each)")
             print(f"run locally:   {farm_jobs.openjd_run_command(out, shots.resolve(), args.server)}")
             print(f"Deadline Cloud: deadline bundle submit {out}")

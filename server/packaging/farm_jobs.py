@@ -85,8 +85,8 @@ def openjd_template(shots_folder: Path, shots: list[str], save: bool = False,
 
 
 def write_openjd_bundle(out: Path, shots_folder: Path, save: bool = False, address: str = DEFAULT_ADDRESS,
-                        executable: str | None = None, force: bool = False) -> Path:
-    """Write ``out/template.yaml`` for the shots in ``shots_folder``; returns its path."""
+                        executable: str | None = None, force: bool = False) -> tuple[Path, list[str]]:
+    """Write ``out/template.yaml`` for the shots in ``shots_folder``; returns its path and the shots."""
     import yaml
 
     shots = list_shots(shots_folder)
@@ -95,7 +95,7 @@ def write_openjd_bundle(out: Path, shots_folder: Path, save: bool = False, addre
     out.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(openjd_template(shots_folder, shots, save, address, executable), sort_keys=False, width=100)
     _write_atomic(target, "# Open Job Description job bundle made by `motionscore farm openjd`.\n" + text)
-    return target
+    return target, shots
 
 
 _FLAMENCO_JOB_TYPE = r"""// motionscore job type for Flamenco: music for each shot's animation from a motionscore server.
