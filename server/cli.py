@@ -300,10 +300,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"motionscore: WARNING: serving {args.bind} without keys: anyone who reaches this port can use "
               f"the GPU and read the music (--allow-remote)", file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    backbone = _load_backbone(args, args.backbone)
-    server = ScoreServer(backbone, address=args.bind, workers=args.workers, max_queue=args.queue,
-                         client_timeout=args.client_timeout, warm_up=not args.no_warm_up,
-                         keys=Path(args.keys) if args.keys else None)
+    front = dict(address=args.bind, max_queue=args.queue, client_timeout=args.client_timeout,
+                 warm_up=not args.no_warm_up, keys=Path(args.keys) if args.keys else None)
+    if args.engine == "ray":
+        server = _ray_server(args, front)
+    else:
+        for flag, value in (("--replicas", args.replicas), ("--autoscale", args.autoscale),
+                            ("--ray-address", args.ray_address), ("--gpus-per-replica", args.gpus_per_replica)):
+            if value is not None:
+                raise UserError(f"{flag} is an option of --engine ray")
+        backbone = _load_backbone(args, args.backbone)
+        server = ScoreServer(backbone, workers=args.workers, **front)
 
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
         logging.getLogger("motionscore.server").info("signal %s received", signal.Signals(signum).name)
@@ -316,11 +323,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ready = threading.Event()
     try:
         server.serve_forever(ready)
-    except Exception as exc:  # zmq bind errors: address in use, bad address
+    except Exception as exc:  # zmq bind errors: address in use, bad address; Ray that did not start
         if not ready.is_set():
+            if type(exc).__name__ == "RayUnavailable":
+                raise Failure(str(exc)) from None
             raise Failure(f"cannot serve on {args.bind}: {exc}") from None
         raise
     return 0
+
+
+def _ray_server(args: argparse.Namespace, front: dict):
+    """`serve --engine ray`: the ZeroMQ front with the backbone in Ray Serve replicas."""
+    from .generation.backbones import REGISTRY
+    from .serving.ray_engine import RayOptions, RayScoreServer, parse_autoscale
+
+    if args.backbone not in REGISTRY:
+        _load_backbone(args, args.backbone)  # the usual one-line error for an unknown name
+    if args.workers != 1:
+        raise UserError("--workers is the local engine's; with --engine ray use --replicas N or --autoscale MIN:MAX")
+    if args.replicas is not None and args.autoscale is not None:
+        raise UserError("give --replicas N or --autoscale MIN:MAX, not both")
+    replicas = 1 if args.replicas is None else args.replicas
+    if replicas < 1:
+        raise UserError(f"--replicas must be at least 1, got {replicas}")
+    try:
+        autoscale = parse_autoscale(args.autoscale) if args.autoscale is not None else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    gpus = 0.0 if args.gpus_per_replica is None else args.gpus_per_replica
+    if gpus < 0:
+        raise UserError(f"--gpus-per-replica must be >= 0, got {gpus:g}")
+    options = {"model": args.model, "encoders": args.encoders, "encoders_format": args.encoders_format,
+               "device": args.device, "decoder": args.decoder}
+    if options["decoder"] is not None and args.backbone != "musicgen":
+        raise UserError(f"--decoder chooses MusicGen's token decoder; backbone {args.backbone!r} has none")
+    for name in ("encoders",):
+        if options[name] is not None:  # replicas may run elsewhere: give them an absolute path
+            options[name] = str(Path(options[name]).resolve())
+    ray_options = RayOptions(replicas=replicas, autoscale=autoscale, address=args.ray_address, gpus_per_replica=gpus)
+    return RayScoreServer(args.backbone, {k: v for k, v in options.items() if v is not None}, ray_options, **front)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -667,6 +708,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "needed for any non-loopback --bind")
     serve.add_argument("--allow-remote", action="store_true",
                        help="serve a non-loopback address WITHOUT keys (unauthenticated, unencrypted; warned)")
+    serve.add_argument("--engine", default="local", choices=["local", "ray"],
+                       help="'local' (default): worker threads in this process; 'ray': the backbone in Ray Serve "
+                            "replicas behind the same ZeroMQ front (see the README's 'Scaling out')")
+    serve.add_argument("--replicas", type=int, default=None, metavar="N",
+                       help="--engine ray: replicas of the backbone (default 1)")
+    serve.add_argument("--autoscale", default=None, metavar="MIN:MAX",
+                       help="--engine ray: let Ray Serve scale between MIN and MAX replicas on load")
+    serve.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="--engine ray: join this Ray cluster (e.g. 10.0.0.5:6379) instead of starting a local one")
+    serve.add_argument("--gpus-per-replica", type=float, default=None, metavar="G",
+                       help="--engine ray: GPUs Ray reserves per replica (default 0; 1 for one GPU each, 0.5 to pack two)")
     serve.add_argument("--no-warm-up", action="store_true",
                        help="skip the short warm-up take before serving (the first request then pays for it)")
     _add_model_options(serve)

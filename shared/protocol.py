@@ -39,6 +39,7 @@ E_BUSY = "busy"                        # queue full, try again later
 E_CANCELLED = "cancelled"              # the job was cancelled (by the client or a timeout)
 E_INTERNAL = "internal"                # the server failed; the message says how
 E_SHUTTING_DOWN = "shutting_down"
+E_REPLICA_FAILED = "replica_failed"    # Ray engine: the job's replica was lost twice (or went silent)
 
 MAX_ID_CHARS = 64
 #: dtypes an array may have on the wire (little-endian, no objects).

@@ -24,9 +24,10 @@ def real_data() -> Path:
     return REAL_DATA
 
 
-def start_server(log_path: Path, *extra: str, keys: dict | None = None) -> tuple[str, subprocess.Popen]:
+def start_server(log_path: Path, *extra: str, keys: dict | None = None,
+                 startup_s: float = 60.0) -> tuple[str, subprocess.Popen]:
     """A real `motionscore serve` process on a free loopback port, answering ``hello`` (with the
-    client key files in ``keys`` when it is keyed); its output goes to ``log_path``."""
+    client key files in ``keys`` when it is keyed) within ``startup_s``; its output goes to ``log_path``."""
     address = f"tcp://127.0.0.1:{free_port()}"
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address, *extra],
@@ -34,7 +35,7 @@ def start_server(log_path: Path, *extra: str, keys: dict | None = None) -> tuple
     log.close()
     from motionscore.shared.client import ScoreClient, ServerError
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + startup_s
     while True:
         try:
             with ScoreClient(address, timeout=1.0, **(keys or {})) as client:

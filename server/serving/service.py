@@ -13,40 +13,33 @@ import logging
 import queue
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import zmq
 
 from motionscore.shared import limits
 from motionscore.shared import protocol as P
 from motionscore.shared.client import DEFAULT_ADDRESS
 from motionscore.shared.genres import GENRE_CODES
-from motionscore.shared.motion import Motion
-from motionscore.shared.options import ScoreOptions
 
 from motionscore.server import __version__
-from motionscore.server.generation.backbones import Backbone, Cancelled
-from .scoring import score_batch, score_motion
+from motionscore.server.generation.backbones import Backbone
+from .execution import Task, batchable, run_tasks
 
 log = logging.getLogger("motionscore.server")
 
 #: Messages above this size are dropped by ZeroMQ itself (the connection is closed); between
 #: MAX_REQUEST_BYTES and this the server answers with a too_large error.
 HARD_MESSAGE_CAP = 4 * limits.MAX_REQUEST_BYTES
-PROGRESS_INTERVAL_S = 0.1
 
 
-@dataclass
-class Job:
+@dataclass(kw_only=True)
+class Job(Task):
+    """A client's score request while it is queued or running."""
+
     identity: bytes
     job_id: str
-    motion: Motion
-    options: ScoreOptions
-    cancel: threading.Event = field(default_factory=threading.Event)
-    reason: str = "cancelled by the client"
     #: ROUTER routing frames of the client (identity, plus an empty delimiter for REQ clients).
     envelope: list = field(default_factory=list)
 
@@ -127,10 +120,13 @@ class ScoreServer:
             router.close(0)
             raise
         self.bound_address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        if self.warm_up:
-            from .warmup import warm_up
-
-            warm_up(self.backbone)
+        try:
+            self._start_engine()
+        except BaseException:
+            if auth is not None:
+                auth.stop()
+            router.close(0)
+            raise
         inbox = self.ctx.socket(zmq.PULL)
         inbox.setsockopt(zmq.LINGER, 0)
         inbox.bind(self._outbox)
@@ -185,11 +181,30 @@ class ScoreServer:
                 self.jobs.put(None)
             for thread in threads:
                 thread.join(timeout=5.0)
+            self._stop_engine()
             if auth is not None:
                 auth.stop()
             router.close(0)
             inbox.close(0)
             self.ctx.term()
+
+    # -- engine (serving.ray_engine overrides these three and _worker) -----------------------
+    def _start_engine(self) -> None:
+        """After binding, before the first message is read: make the backbone ready."""
+        if self.warm_up:
+            from .warmup import warm_up
+
+            warm_up(self.backbone)
+
+    def _stop_engine(self) -> None:
+        """After the workers have stopped."""
+
+    def _worker_socket(self):
+        """A PUSH socket into the main thread's outbox, one per worker thread."""
+        push = self.ctx.socket(zmq.PUSH)
+        push.setsockopt(zmq.LINGER, 0)
+        push.connect(self._outbox)
+        return push
 
     def _drain_queue(self) -> None:
         while True:
@@ -258,7 +273,8 @@ class ScoreServer:
         with self._lock:
             if key in self.pending:
                 raise P.ProtocolError(P.E_DUPLICATE_ID, f"a job with id {job_id!r} is already pending")
-            job = Job(identity=identity, job_id=job_id, motion=motion, options=options, envelope=envelope)
+            job = Job(identity=identity, job_id=job_id, motion=motion, options=options, envelope=envelope,
+                      label=str(job_id))
             try:
                 self.jobs.put_nowait(job)
             except queue.Full:
@@ -292,9 +308,7 @@ class ScoreServer:
 
     # -- workers ---------------------------------------------------------------------------
     def _worker(self) -> None:
-        push = self.ctx.socket(zmq.PUSH)
-        push.setsockopt(zmq.LINGER, 0)
-        push.connect(self._outbox)
+        push = self._worker_socket()
         carry: Job | None = None
         try:
             while True:
@@ -311,87 +325,28 @@ class ScoreServer:
                     if extra is None:
                         self.jobs.put(None)
                         break
-                    if (extra.options.guidance, extra.options.sample_rate) != \
-                            (job.options.guidance, job.options.sample_rate):
+                    if not batchable(extra.options, job.options):
                         carry = extra
                         break
                     batch.append(extra)
                 try:
-                    if len(batch) == 1:
-                        self._run(job, push)
-                    else:
-                        self._run_batch(batch, push)
+                    for member in batch:
+                        member.send = self._sender(member, push)
+                    run_tasks(batch, self.backbone)
                 finally:
-                    with self._lock:
-                        for done in batch:
-                            self.pending.pop((done.identity, done.job_id), None)
+                    self._done(batch)
         finally:
             push.close(0)
 
+    def _done(self, jobs: list[Job]) -> None:
+        with self._lock:
+            for job in jobs:
+                self.pending.pop((job.identity, job.job_id), None)
+
     @staticmethod
     def _sender(job: Job, push):
+        """Send one of ``job``'s messages through the worker's PUSH socket (the main thread routes it)."""
         def send(message: dict) -> None:
             message["id"] = job.job_id
             push.send_multipart(job.envelope + [P.encode(message)])
         return send
-
-    def _run_batch(self, jobs: list[Job], push) -> None:
-        """One generate_batch call for several jobs; each still gets its own progress and reply."""
-        senders = [self._sender(job, push) for job in jobs]
-        last = [0.0]
-
-        def progress(fraction: float, stage: str) -> None:
-            if all(job.cancel.is_set() for job in jobs):
-                raise Cancelled("every job of the batch was cancelled")
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
-                last[0] = now
-                for job, send in zip(jobs, senders):
-                    if not job.cancel.is_set():
-                        send({"type": P.PROGRESS, "fraction": round(float(fraction), 4), "stage": stage})
-
-        try:
-            results = score_batch([(job.motion, job.options) for job in jobs], self.backbone, progress)
-        except Cancelled as exc:
-            for job, send in zip(jobs, senders):
-                send(P.error_message(P.E_CANCELLED, job.reason if job.cancel.is_set() else str(exc)))
-            return
-        except Exception as exc:  # a failed batch must never take the server down
-            log.error("batch of %d failed:\n%s", len(jobs), traceback.format_exc())
-            for send in senders:
-                send(P.error_message(P.E_INTERNAL, f"{type(exc).__name__}: {exc}"))
-            return
-        for job, send, result in zip(jobs, senders, results):
-            if job.cancel.is_set():
-                send(P.error_message(P.E_CANCELLED, job.reason))
-            else:
-                send({"type": P.RESULT, "audio": P.encode_array(result.audio.astype(np.float32)),
-                      "sample_rate": result.sample_rate, "metadata": result.metadata})
-
-    def _run(self, job: Job, push) -> None:
-        send = self._sender(job, push)
-
-        last = [0.0]
-
-        def progress(fraction: float, stage: str) -> None:
-            if job.cancel.is_set():
-                raise Cancelled(job.reason)
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
-                last[0] = now
-                send({"type": P.PROGRESS, "fraction": round(float(fraction), 4), "stage": stage})
-
-        try:
-            progress(0.0, "starting")
-            result = score_motion(job.motion, job.options, self.backbone, progress)
-            if job.cancel.is_set():
-                raise Cancelled(job.reason)
-            send({"type": P.RESULT, "audio": P.encode_array(result.audio.astype(np.float32)),
-                  "sample_rate": result.sample_rate, "metadata": result.metadata})
-        except Cancelled as exc:
-            send(P.error_message(P.E_CANCELLED, str(exc) or job.reason))
-        except Exception as exc:  # a failed job must never take the server down
-            log.error("job %s failed:\n%s", job.job_id, traceback.format_exc())
-            send(P.error_message(P.E_INTERNAL, f"{type(exc).__name__}: {exc}"))
-
-
