@@ -4,7 +4,7 @@
 #   bash scripts/lock.sh             keep today's versions where the inputs still allow them
 #   bash scripts/lock.sh --upgrade   take the newest versions the inputs allow
 #
-# Inputs: pyproject.toml (dependencies, extras ml and dev), requirements/torch.txt,
+# Inputs: pyproject.toml (dependencies, extras ml, scale and dev), requirements/torch.txt,
 # requirements/audiocraft.txt, requirements/overrides.txt (stale pins lifted) and
 # requirements/no-deps.txt (installed without dependencies). Outputs, all committed:
 #   requirements/lock-dev.txt   everything `setup.sh --dev` installs
@@ -30,9 +30,9 @@ TARGET=(--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate
         --no-header --custom-compile-command "bash scripts/lock.sh")
 INPUTS=(pyproject.toml requirements/torch.txt requirements/audiocraft.txt --override requirements/overrides.txt)
 # Existing locks are the starting point (uv keeps a locked version unless --upgrade or an input moved).
-"$UV" pip compile "${INPUTS[@]}" --extra ml --extra dev "${TARGET[@]}" "${UPGRADE[@]}" \
+"$UV" pip compile "${INPUTS[@]}" --extra ml --extra scale --extra dev "${TARGET[@]}" "${UPGRADE[@]}" \
   -o requirements/lock-dev.txt
-"$UV" pip compile "${INPUTS[@]}" --extra ml -c requirements/lock-dev.txt "${TARGET[@]}" \
+"$UV" pip compile "${INPUTS[@]}" --extra ml --extra scale -c requirements/lock-dev.txt "${TARGET[@]}" \
   -o requirements/lock.txt
 "$UV" pip compile requirements/no-deps.txt --no-deps "${TARGET[@]}" -o requirements/lock-no-deps.txt
 echo "uv==$("$UV" --version | awk '{print $2}')" | "$UV" pip compile - "${TARGET[@]}" -o requirements/uv.txt

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up motionscore in ./.venv on a machine that has only Python 3.11 and the package registries.
 #
-#   bash scripts/setup.sh          runtime: server, CLI and the ML stack (torch, audiocraft, diffusers)
+#   bash scripts/setup.sh          runtime: server, CLI, the ML stack (torch, audiocraft, diffusers), Ray Serve
 #   bash scripts/setup.sh --dev    also the test tools and the PyPI `bpy` module (Blender 5.0.1)
 #
 # Every package comes at the exact version (and hash) of the lock files in requirements/ (see
