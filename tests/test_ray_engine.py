@@ -34,6 +34,7 @@ def ray_server(tmp_path_factory):
                                  startup_s=240.0)
     yield address, proc, log
     stop_server(proc)
+    assert proc.returncode == 0, log.read_text()[-3000:]  # a clean stop, not Ray's SIGTERM abort
     deadline = time.monotonic() + 60
     while replica_pids(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -170,3 +171,16 @@ def test_parse_autoscale():
     options = RayOptions(autoscale=(1, 3)).deployment_options()
     assert options["autoscaling_config"]["max_replicas"] == 3 and "num_replicas" not in options
     assert RayOptions(replicas=2, gpus_per_replica=0.5).deployment_options()["ray_actor_options"]["num_gpus"] == 0.5
+
+
+def test_the_scale_benchmark_runs_both_replica_counts(tmp_path):
+    """benchmarks/bench_scale.py end to end with a small load (its figures are the README's, not a test)."""
+    import re
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scale.py"
+    run = subprocess.run([sys.executable, str(script), "--takes", "4", "--clients", "2", "--seconds", "2",
+                          "--log-dir", str(tmp_path)], capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "1 replica(s):" in run.stdout and "2 replica(s):" in run.stdout
+    assert re.fullmatch(r"scale 2 vs 1 replica\(s\): \d+\.\d\dx \(\d+\.\d vs \d+\.\d takes/min\)",
+                        run.stdout.strip().splitlines()[-1])

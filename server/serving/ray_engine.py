@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -87,6 +88,28 @@ def parse_autoscale(text: str) -> tuple[int, int]:
     if low < 0 or high < 1 or low > high:
         raise ValueError(f"--autoscale {text}: need 0 <= MIN <= MAX and MAX >= 1")
     return low, high
+
+
+def ray_token_available() -> bool:
+    """Whether a Ray cluster token is at hand (Ray's own places: env, token file, ~/.ray/auth_token)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    return os.path.isfile(path)
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, not after Ray's minutes of retries, when nothing listens at HOST:PORT."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # ray://, auto, ...: Ray's own resolution
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailable(f"cannot join the Ray cluster at {address}: nothing answers there ({exc.strerror or exc}); "
+                             f"start its head with `ray start --head --port {port}`") from None
 
 
 class ScoringReplica:
@@ -193,6 +216,10 @@ class RayScoreServer(ScoreServer):
 
     # -- engine lifecycle -------------------------------------------------------------------
     def _start_engine(self) -> None:
+        if self.ray_options.address and "RAY_AUTH_MODE" not in os.environ and ray_token_available():
+            # A cluster made with `ray start --head` has token auth on; a client must say so, and
+            # Ray reads the mode once, when it is imported.
+            os.environ["RAY_AUTH_MODE"] = "token"
         try:
             import ray
             from ray import serve
@@ -200,10 +227,18 @@ class RayScoreServer(ScoreServer):
             raise RayUnavailable(f"--engine ray needs Ray Serve (pip install 'ray[serve]'; the dev and runtime "
                                  f"environments of scripts/setup.sh have it): {exc}") from None
         opts = self.ray_options
+        # ray.init installs its own C-level SIGTERM handler (it dumps a stack and aborts): keep ours,
+        # so that a stop still cancels the jobs, removes the app and stops the local Ray.
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         if not ray.is_initialized():
             if opts.address:
                 log.info("joining the Ray cluster at %s", opts.address)
-                ray.init(address=opts.address, log_to_driver=False)
+                check_reachable(opts.address)
+                try:
+                    ray.init(address=opts.address, log_to_driver=False)
+                except Exception as exc:
+                    raise RayUnavailable(f"cannot join the Ray cluster at {opts.address}: "
+                                         f"{str(exc).strip().splitlines()[0]}") from None
             else:
                 # A private, single-machine Ray: no dashboard, node address loopback; stopped with us.
                 log.info("starting a local Ray instance")
@@ -224,6 +259,10 @@ class RayScoreServer(ScoreServer):
         card = self.handle.describe.remote().result(timeout_s=opts.stall_s)
         self.backbone = RemoteBackbone(name=card["name"], model_id=card["model_id"], max_batch=card["max_batch"],
                                        info={**card["backbone"], "engine": "ray", "replicas": self._replica_count()})
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if callable(handler):
+                    signal.signal(sig, handler)
         # Enough jobs in flight to fill every replica's batch; the rest wait in our queue.
         self.workers = max(2, opts.max_replicas * max(1, card["max_batch"]) * 2)
         log.info("Ray Serve app %s: %s replica(s) of %s up in %.1f s", opts.app_name,
