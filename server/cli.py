@@ -228,7 +228,8 @@ def _print_summary(path: Path, meta: dict) -> None:
     print(f"wrote {path}")
     print(f"  duration   {meta['duration_s']:.3f} s ({meta['frames']} frames at {meta['fps']:g} fps), "
           f"{meta['sample_rate']} Hz")
-    print(f"  backbone   {meta['backbone']} ({meta['model_id']}), genre {meta['genre']}, seed {meta['seed']}")
+    made_by = f", replica {meta['replica']}" if meta.get("replica") else ""
+    print(f"  backbone   {meta['backbone']} ({meta['model_id']}){made_by}, genre {meta['genre']}, seed {meta['seed']}")
     tempo_map = meta.get("tempo_map")
     print(f"  tempo map  {tempo_map['summary'] if tempo_map else 'none (the motion has no steady pulse)'}")
     print(f"  motion     {len(meta.get('kinematic_beats_s', []))} kinematic beats, map tempo "
