@@ -52,12 +52,15 @@ def unique_path(folder: Path, stem: str, suffix: str = ".wav") -> Path:
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """16-bit PCM mono WAV with the standard library (no soundfile inside Blender); exclusive create."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    """16-bit PCM WAV with the standard library (no soundfile inside Blender); exclusive create.
+    ``audio`` is (n,) mono or (n, channels): rows are frames, written interleaved."""
+    audio = np.asarray(audio)
+    channels = 1 if audio.ndim == 1 else int(audio.shape[1])
+    pcm = np.ascontiguousarray((np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2"))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "xb") as handle:  # "x": fail rather than overwrite
         with wave.open(handle, "wb") as out:
-            out.setnchannels(1)
+            out.setnchannels(channels)
             out.setsampwidth(2)
             out.setframerate(int(sample_rate))
             out.writeframes(pcm.tobytes())

@@ -175,7 +175,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         options = ScoreOptions(genre=args.genre, prompt=args.prompt or "", seed=args.seed,
                                backbone=args.backbone,
                                sample_rate=args.sample_rate, rhythm_mode=args.rhythm_mode,
-                               beat_lock=args.beat_lock, negative_motion=args.negative_motion, **_map_options(args))
+                               beat_lock=args.beat_lock, negative_motion=args.negative_motion,
+                               channels=args.channels, **_map_options(args))
         options.check_motion(motion.duration)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
@@ -193,9 +194,13 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise Failure(f"server: {exc.message}") from None
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
     else:
-        from .serving.scoring import score_motion
+        from .serving.scoring import ChannelsError, output_channels, score_motion
 
         backbone = _load_backbone(args, args.backbone or "synth")
+        try:
+            output_channels(options, backbone)
+        except ChannelsError as exc:
+            raise UserError(str(exc)) from None
         result = score_motion(motion, options, backbone, show)
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
     try:
@@ -208,7 +213,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         m = metadata["metrics"]
         tempo_map = metadata.get("tempo_map") or {}
         bars = [tempo_map["beats_s"][i] for i in tempo_map.get("downbeats", [])]
-        beat_timeline(args.plot, audio, sample_rate, m["music_beats_s"], metadata.get("beats_s", []),
+        beat_timeline(args.plot, audio if audio.ndim == 1 else audio.mean(axis=1), sample_rate, m["music_beats_s"], metadata.get("beats_s", []),
                       title=f"{path.name}: {tempo_map.get('summary', 'no tempo map')}",
                       metrics={"F1": m["f1"], "alignment": m["alignment"]}, tolerance=m["tolerance_s"],
                       bars=bars, hits=tempo_map.get("hits_s", []), reference_label="tempo map beats")
@@ -226,8 +231,9 @@ def _fmt(value, pattern: str = "{:.2f}", missing: str = "n/a") -> str:
 def _print_summary(path: Path, meta: dict) -> None:
     m = meta["metrics"]
     print(f"wrote {path}")
+    layout = {1: "mono", 2: "stereo"}.get(meta.get("channels", 1), f"{meta.get('channels')} channels")
     print(f"  duration   {meta['duration_s']:.3f} s ({meta['frames']} frames at {meta['fps']:g} fps), "
-          f"{meta['sample_rate']} Hz")
+          f"{meta['sample_rate']} Hz {layout}")
     made_by = f", replica {meta['replica']}" if meta.get("replica") else ""
     print(f"  backbone   {meta['backbone']} ({meta['model_id']}){made_by}, genre {meta['genre']}, seed {meta['seed']}")
     tempo_map = meta.get("tempo_map")
@@ -647,6 +653,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "synth, which is on the beat by construction)")
     score.add_argument("--negative-motion", action="store_true",
                        help="ML backbones: guide away from the reversed motion instead of the empty prompt")
+    score.add_argument("--channels", default=None, choices=["mono", "stereo"],
+                       help="output channels (default: the backbone's own: stereo for stableaudio, mono for the "
+                            "others); mono downmixes a stereo backbone")
     score.add_argument("--json", action="store_true", help="print the take's metadata as JSON")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("--plot", default=None, metavar="PNG", help="also draw the take's beat timeline")
@@ -756,7 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
     encoders = sub.add_parser("encoders", help="encoder checkpoints")
     enc_sub = encoders.add_subparsers(dest="encoders_command", required=True, metavar="ACTION")
     init = enc_sub.add_parser("init", help="write randomly initialised encoders matching a backbone")
-    init.add_argument("--backbone", required=True, choices=["musicgen", "riffusion", "audioldm"])
+    init.add_argument("--backbone", required=True, choices=["musicgen", "riffusion", "audioldm", "stableaudio"])
     init.add_argument("--model", default="tiny", help="the backbone's model (default tiny)")
     init.add_argument("--projector", default="attn", choices=["mlp", "attn"], help=PROJECTOR_HELP)
     init.add_argument("--hidden", type=int, default=None, help="hidden width (default 768, 64 for tiny models)")
@@ -793,7 +802,7 @@ def build_parser() -> argparse.ArgumentParser:
     aist.set_defaults(func=cmd_data_import_aist)
 
     trainer = sub.add_parser("train", help="train the rhythm and genre encoders (backbone frozen)")
-    trainer.add_argument("--backbone", required=True, choices=["musicgen", "riffusion", "audioldm"])
+    trainer.add_argument("--backbone", required=True, choices=["musicgen", "riffusion", "audioldm", "stableaudio"])
     trainer.add_argument("--model", default="tiny", help="the frozen backbone: 'tiny' (random, offline), a hub id, "
                          "a local folder, or a pretrained .safetensors file (default tiny)")
     trainer.add_argument("--data", required=True, help="data folder (train/ and val/ of NAME.npz + NAME.wav)")

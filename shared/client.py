@@ -83,6 +83,8 @@ def _load_keys(zmq, server_key: str, client_key: str) -> tuple[bytes, bytes, byt
 
 @dataclass
 class JobResult:
+    """A take: ``audio`` float32 (n,) mono or (n, 2) stereo, at ``sample_rate`` Hz."""
+
     audio: np.ndarray
     sample_rate: int
     metadata: dict
@@ -212,6 +214,10 @@ class ScoreClient:
             job.stage = "queued"
         elif kind == P.RESULT:
             audio = P.decode_array(message["audio"], "audio", limits.MAX_REPLY_BYTES // 4)
+            if not (audio.ndim == 1 or (audio.ndim == 2 and audio.shape[1] == 2)):
+                job.error = ServerError(P.E_BAD_MESSAGE, f"the server sent audio of shape {audio.shape}; "
+                                                         f"a take is (n,) mono or (n, 2) stereo")
+                return
             job.result = JobResult(audio=np.array(audio, dtype=np.float32), sample_rate=int(message["sample_rate"]),
                                    metadata=message.get("metadata", {}))
             job.fraction, job.stage = 1.0, "done"

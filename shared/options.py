@@ -13,6 +13,10 @@ DEFAULT_SAMPLE_RATE = 48_000  # Blender's default audio mix rate
 RHYTHM_MODES = ("default", "compat")
 
 
+#: Output channel layouts a request may ask for.
+CHANNELS = ("mono", "stereo")
+
+
 class OptionsError(ValueError):
     """An option with a bad value: the message names it and says what is allowed."""
 
@@ -89,6 +93,8 @@ class ScoreOptions:
             on (e.g. a punch); the tempo bends as little as possible to catch them.
         tempo_bpm: the tempo the music must take (BPM); None estimates it from the motion.
         meter: beats per bar, 3 or 4; None for 4/4.
+        channels: "mono" or "stereo"; None for the backbone's own (stereo for stableaudio, mono
+            for the others). "mono" downmixes a stereo backbone; "stereo" needs a stereo one.
     """
 
     genre: str | None = None
@@ -103,6 +109,7 @@ class ScoreOptions:
     hits: tuple[float, ...] = ()
     tempo_bpm: float | None = None
     meter: int | None = None
+    channels: str | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -142,6 +149,9 @@ class ScoreOptions:
             object.__setattr__(self, "tempo_bpm", float(self.tempo_bpm))
         if self.meter is not None and (isinstance(self.meter, bool) or self.meter not in (3, 4)):
             raise OptionsError(f"meter must be 3, 4 or nil (automatic), got {self.meter!r}")
+        if self.channels is not None and self.channels not in CHANNELS:
+            raise OptionsError(f"channels must be one of {', '.join(CHANNELS)} or nil (the backbone's own), "
+                               f"got {self.channels!r}")
         if self.rhythm_mode not in RHYTHM_MODES:
             raise OptionsError(f"rhythm_mode must be one of {', '.join(RHYTHM_MODES)}, got {self.rhythm_mode!r}")
 

@@ -1,4 +1,4 @@
-"""The pseudo-word mechanism on tiny Riffusion and AudioLDM pipelines (offline, real code paths)."""
+"""The pseudo-word mechanism on tiny Riffusion, AudioLDM and Stable Audio pipelines (offline, real code paths)."""
 
 import numpy as np
 import pytest
@@ -13,10 +13,15 @@ from motionscore.server.training.synthetic_dance import beat_times, synthetic_da
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
 SR = 16000
-LATENTS = {"riffusion": (2, 4, 64, 16), "audioldm": (2, 4, 100, 4)}
+LATENTS = {"riffusion": (2, 4, 64, 16), "audioldm": (2, 4, 100, 4), "stableaudio": (2, 8, 32)}
 
 
-@pytest.fixture(scope="module", params=["riffusion", "audioldm"])
+def denoiser(backbone):
+    """The frozen network that denoises: a UNet, or Stable Audio's diffusion transformer."""
+    return getattr(backbone.pipe, "unet", None) or backbone.pipe.transformer
+
+
+@pytest.fixture(scope="module", params=["riffusion", "audioldm", "stableaudio"])
 def backbone(request, tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp(request.param) / "enc.safetensors"
@@ -34,7 +39,7 @@ def test_only_pseudo_word_rows_change(backbone):
     texts = [backbone.prompt_text(make_request(), "*", "@")]
     vectors, _ = backbone.encode([make_request()])
     ids = backbone.pipe.tokenizer(texts, return_tensors="pt")["input_ids"]
-    embed = backbone.pipe.text_encoder.get_input_embeddings()
+    embed = backbone.token_embedding()
     plain = embed(ids)
     with backbone.injector.active(vectors):
         injected = embed(ids)
@@ -49,17 +54,17 @@ def test_training_step_updates_only_the_encoders(backbone):
     for p in encoders.parameters():
         p.requires_grad_(True)
     frozen = {name: {k: v.clone() for k, v in m.state_dict().items()}
-              for name, m in (("unet", backbone.pipe.unet), ("text", backbone.pipe.text_encoder))}
+              for name, m in (("unet", denoiser(backbone)), ("text", backbone.pipe.text_encoder))}
     before = {k: v.clone() for k, v in encoders.state_dict().items()}
     optim = torch.optim.AdamW(encoders.parameters(), lr=1e-2)
     latents = torch.randn(LATENTS[backbone.name])
     loss = backbone.training_loss(latents, [make_request(100), make_request(150)], torch.Generator().manual_seed(0))
     loss.backward()
-    for module in (backbone.pipe.unet, backbone.pipe.text_encoder, backbone.pipe.vae):
+    for module in (denoiser(backbone), backbone.pipe.text_encoder, backbone.pipe.vae):
         assert all(p.grad is None for p in module.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in encoders.rhythm.parameters())
     optim.step()
-    for name, module in (("unet", backbone.pipe.unet), ("text", backbone.pipe.text_encoder)):
+    for name, module in (("unet", denoiser(backbone)), ("text", backbone.pipe.text_encoder)):
         assert all(torch.equal(frozen[name][k], v) for k, v in module.state_dict().items())
     assert any(not torch.equal(before[k], v) for k, v in encoders.state_dict().items())
     encoders.load_state_dict(before)

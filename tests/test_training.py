@@ -115,7 +115,7 @@ def test_pickle_with_anything_but_arrays_is_refused(tmp_path):
         read_keypoint_pickle(path)
 
 
-@pytest.mark.parametrize("name", ["musicgen", "riffusion", "audioldm"])
+@pytest.mark.parametrize("name", ["musicgen", "riffusion", "audioldm", "stableaudio"])
 def test_loss_on_a_fixed_batch_goes_down(name, world):
     from motionscore.server.generation.backbones import load_backbone
     from motionscore.server.model.encoders import EncoderConfig, Encoders
@@ -168,7 +168,7 @@ def test_interrupted_training_resumes_exactly_and_the_checkpoint_scores(world, t
     assert main(["train", "--backbone", "musicgen", "--data", str(world), "--out", str(straight), "--steps", "1"]) == 2
 
 
-@pytest.mark.parametrize("name", ["riffusion", "audioldm"])
+@pytest.mark.parametrize("name", ["riffusion", "audioldm", "stableaudio"])
 def test_cli_training_of_a_diffusion_backbone_writes_a_checkpoint_that_scores(name, world, tmp_path):
     from safetensors import safe_open
 
@@ -186,7 +186,7 @@ def test_cli_training_of_a_diffusion_backbone_writes_a_checkpoint_that_scores(na
                  "--encoders", str(checkpoint), "-q"]) == 0
     motion = load_motion(motion_path)
     assert abs(sf.info(str(out)).duration - motion.num_frames / motion.fps) < 0.1
-    other = "audioldm" if name == "riffusion" else "riffusion"
+    other = {"riffusion": "audioldm", "audioldm": "riffusion", "stableaudio": "audioldm"}[name]
     assert main(["score", str(motion_path), "-o", str(tmp_path / "other.wav"), "--backbone", other,
                  "--model", "tiny", "--encoders", str(checkpoint), "-q"]) == 2  # another backbone's encoders
 

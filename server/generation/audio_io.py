@@ -38,7 +38,8 @@ def current_umask() -> int:
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, force: bool = False) -> Path:
-    """Write mono float audio atomically (temp file + rename). Refuses to overwrite unless ``force``."""
+    """Write float audio, (n,) mono or (n, channels), atomically (temp file + rename). Refuses to
+    overwrite unless ``force``."""
     import soundfile as sf
 
     path = check_output_path(path, force)

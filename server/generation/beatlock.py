@@ -98,15 +98,17 @@ def _stretch_to(segment: np.ndarray, length: int, attack: int) -> np.ndarray:
 
 def beat_lock(audio: np.ndarray, sample_rate: int, kinematic_beats: np.ndarray,
               max_stretch: float = MAX_STRETCH, keep_if_worse: bool = True) -> BeatLockResult:
-    """Warp ``audio`` (n,) so its beats fall on ``kinematic_beats`` (s); output has n samples.
+    """Warp ``audio`` (n,) or (n, channels) so its beats fall on ``kinematic_beats`` (s); output has
+    the input's shape. Beats are tracked on the channels' mix and every channel is warped alike.
 
     With ``keep_if_worse`` the warped take is re-tracked and the input is returned unchanged when
     the beat F1 against the motion did not improve (music without a clear beat can get worse:
     measured by benchmarks/bench_beatlock.py)."""
     audio = np.asarray(audio, dtype=np.float32)
-    n = audio.size
+    mix = audio if audio.ndim == 1 else audio.mean(axis=1)
+    n = mix.size
     duration = n / sample_rate
-    _, music_beats = track_music_beats(audio, sample_rate)
+    _, music_beats = track_music_beats(mix, sample_rate)
     out_t, in_t = time_map(music_beats, kinematic_beats, duration, max_stretch)
     if out_t.size <= 2:
         return BeatLockResult(audio.copy(), 0, 0.0)
@@ -115,14 +117,18 @@ def beat_lock(audio: np.ndarray, sample_rate: int, kinematic_beats: np.ndarray,
     out_idx[-1] = in_idx[-1] = n
     attack = int(ATTACK_S * sample_rate)
     fade = max(1, int(JOIN_FADE_S * sample_rate))
-    pieces = []
-    for j in range(out_idx.size - 1):
-        piece = _stretch_to(audio[in_idx[j]:in_idx[j + 1]], out_idx[j + 1] - out_idx[j], attack)
-        if piece.size > 2 * fade and j + 1 < out_idx.size - 1:
-            piece[-fade:] *= np.linspace(1.0, 0.0, fade)
-        pieces.append(piece)
-    warped = np.concatenate(pieces)[:n]
-    warped = np.pad(warped, (0, n - warped.size))
+
+    def warp(channel: np.ndarray) -> np.ndarray:
+        pieces = []
+        for j in range(out_idx.size - 1):
+            piece = _stretch_to(channel[in_idx[j]:in_idx[j + 1]], out_idx[j + 1] - out_idx[j], attack)
+            if piece.size > 2 * fade and j + 1 < out_idx.size - 1:
+                piece[-fade:] *= np.linspace(1.0, 0.0, fade)
+            pieces.append(piece)
+        warped = np.concatenate(pieces)[:n]
+        return np.pad(warped, (0, n - warped.size))
+
+    warped = warp(audio) if audio.ndim == 1 else np.stack([warp(audio[:, c]) for c in range(audio.shape[1])], axis=1)
     slopes = np.diff(in_t) / np.diff(out_t)
     peak = np.abs(warped).max()
     if peak > 1.0:
@@ -132,7 +138,8 @@ def beat_lock(audio: np.ndarray, sample_rate: int, kinematic_beats: np.ndarray,
         from motionscore.server.evaluation.metrics import beat_scores
 
         result.f1_before = beat_scores(music_beats, kinematic_beats).f1
-        result.f1_after = beat_scores(track_music_beats(result.audio, sample_rate)[1], kinematic_beats).f1
+        after = result.audio if result.audio.ndim == 1 else result.audio.mean(axis=1)
+        result.f1_after = beat_scores(track_music_beats(after, sample_rate)[1], kinematic_beats).f1
         if result.f1_after <= result.f1_before:
             return BeatLockResult(audio.copy(), 0, 0.0, result.f1_before, result.f1_after)
     return result

@@ -132,7 +132,8 @@ class ScoringReplica:
 
     def describe(self) -> dict:
         return {"backbone": self.backbone.describe(), "name": self.backbone.name, "model_id": self.backbone.model_id,
-                "max_batch": self.backbone.max_batch, "replica": self.replica, "pid": os.getpid()}
+                "max_batch": self.backbone.max_batch, "channels": self.backbone.channels, "replica": self.replica,
+                "pid": os.getpid()}
 
     async def score(self, request: bytes):
         """Stream one job's messages (dicts without ``id``), ending with its result or error."""
@@ -195,6 +196,7 @@ class RemoteBackbone:
     name: str
     model_id: str
     max_batch: int
+    channels: int
     info: dict
 
     def describe(self) -> dict:
@@ -258,6 +260,7 @@ class RayScoreServer(ScoreServer):
             raise RayUnavailable(f"the replicas did not start: {str(exc).strip().splitlines()[-1]}") from None
         card = self.handle.describe.remote().result(timeout_s=opts.stall_s)
         self.backbone = RemoteBackbone(name=card["name"], model_id=card["model_id"], max_batch=card["max_batch"],
+                                       channels=card["channels"],
                                        info={**card["backbone"], "engine": "ray", "replicas": self._replica_count()})
         if threading.current_thread() is threading.main_thread():
             for sig, handler in handlers.items():

@@ -18,7 +18,8 @@ from motionscore.server.evaluation.metrics import score_take
 
 @dataclass
 class ScoreResult:
-    """Audio (mono float32, exactly round(duration * sample_rate) samples) and what to record."""
+    """Audio (float32, exactly round(duration * sample_rate) samples: (n,) mono or (n, 2) stereo)
+    and what to record."""
 
     audio: np.ndarray
     sample_rate: int
@@ -26,8 +27,23 @@ class ScoreResult:
     metadata: dict = field(default_factory=dict)
 
 
+class ChannelsError(ValueError):
+    """Stereo asked of a backbone that makes mono audio."""
+
+
+def output_channels(options: ScoreOptions, backbone: Backbone) -> int:
+    """1 or 2: the request's channels, or the backbone's own; ChannelsError if it cannot."""
+    if options.channels is None:
+        return backbone.channels
+    if options.channels == "stereo" and backbone.channels < 2:
+        raise ChannelsError(f"backbone {backbone.name} makes mono audio; stereo needs a stereo backbone "
+                            f"(stableaudio), or ask for mono")
+    return 2 if options.channels == "stereo" else 1
+
+
 def prepare(motion: Motion, options: ScoreOptions, backbone: Backbone) -> GenerationRequest:
     """Rhythm (and the reversed motion's, for negative conditioning) -> a generation request."""
+    channels = output_channels(options, backbone)
     mode = backbone.rhythm_mode or options.rhythm_mode  # the original release needs "compat"
     genre = options.genre or motion.genre
     rhythm = extract_rhythm(motion, mode=mode, hits=options.hits, tempo_bpm=options.tempo_bpm,
@@ -36,7 +52,7 @@ def prepare(motion: Motion, options: ScoreOptions, backbone: Backbone) -> Genera
     return GenerationRequest(
         rhythm=rhythm, duration=motion.duration, sample_rate=options.sample_rate,
         genre=genre, prompt=options.prompt, seed=options.seed, guidance=options.guidance,
-        negative_rhythm=negative,
+        negative_rhythm=negative, channels=channels,
     )
 
 
@@ -44,8 +60,9 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
            generation: Generation, started: float) -> ScoreResult:
     """Check the audio, measure its beats against the motion, and gather the take's metadata."""
     audio = generation.audio
-    if audio.shape != (request.num_samples,):
-        raise RuntimeError(f"backbone {backbone.name} returned {audio.shape} samples, expected {request.num_samples}")
+    expected = (request.num_samples,) if request.channels == 1 else (request.num_samples, request.channels)
+    if audio.shape != expected:
+        raise RuntimeError(f"backbone {backbone.name} returned audio of shape {audio.shape}, expected {expected}")
     rhythm = request.rhythm
     notes = list(generation.notes)
     lock = options.beat_lock if options.beat_lock is not None else backbone.name != "synth"
@@ -59,13 +76,15 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
                          f"{locked.max_stretch * 100:.1f} %), beat F1 {locked.f1_before:.2f} -> {locked.f1_after:.2f}")
         else:
             notes.append("beat lock: kept the take as generated (warping did not bring its beats closer)")
-    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, audio, generation.sample_rate)
+    mono = audio if audio.ndim == 1 else audio.mean(axis=1)
+    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, mono, generation.sample_rate)
     if rhythm.is_static:
         notes.append("the motion does not move: no kinematic beats, alignment not defined")
     if options.negative_motion and backbone.name == "synth":
         notes.append("synth ignores negative motion conditioning")
     metadata = {
         "duration_s": motion.duration, "num_samples": int(audio.shape[0]), "sample_rate": generation.sample_rate,
+        "channels": 1 if audio.ndim == 1 else int(audio.shape[1]),
         "frames": motion.num_frames, "fps": motion.fps, "genre": generation.genre, "prompt": options.prompt,
         "seed": options.seed, "backbone": backbone.name, "model_id": backbone.model_id, "rhythm_mode": rhythm.mode,
         "negative_motion": options.negative_motion, "beat_lock": bool(lock),

@@ -26,6 +26,7 @@ from motionscore.shared.genres import GENRE_CODES
 from motionscore.server import __version__
 from motionscore.server.generation.backbones import Backbone
 from .execution import Task, batchable, run_tasks
+from .scoring import ChannelsError, output_channels
 
 log = logging.getLogger("motionscore.server")
 
@@ -269,6 +270,10 @@ class ScoreServer:
         if options.backbone is not None and options.backbone != self.backbone.name:
             raise P.ProtocolError(P.E_WRONG_BACKBONE, f"this server runs backbone {self.backbone.name!r}, "
                                   f"not {options.backbone!r}")
+        try:
+            output_channels(options, self.backbone)
+        except ChannelsError as exc:
+            raise P.ProtocolError(P.E_BAD_OPTIONS, str(exc)) from None
         key = (identity, job_id)
         with self._lock:
             if key in self.pending:

@@ -1,7 +1,8 @@
 """``motionscore train``: the textual-inversion training loop (only the encoders learn).
 
 Targets are cached once per clip: EnCodec tokens for MusicGen (cross-entropy), VAE latents of the
-spectrogram image (Riffusion) or of the log-mel spectrogram (AudioLDM) for noise prediction.
+spectrogram image (Riffusion) or of the log-mel spectrogram (AudioLDM) for noise prediction, Stable
+Audio autoencoder latents (stereo, 44.1 kHz) for v-prediction on its cosine schedule.
 AdamW with the published settings (lr 1e-4, betas 0.9/0.95, weight decay 0.01), linear warm-up
 then cosine decay, gradient clipping at 1.0, bf16 autocast on GPU. Batches and the diffusion noise
 depend only on (seed, step), so a run resumed from its last checkpoint continues exactly as if it
@@ -80,6 +81,10 @@ def target_of(backbone, audio_path: Path, reverse: bool = False) -> torch.Tensor
         wav = wav[::-1].copy() if reverse else wav
         codes, _ = backbone.mg.compression_model.encode(torch.from_numpy(wav)[None, None].to(backbone.device))
         return codes[0]
+    if name == "stableaudio":
+        wav = _audio(audio_path, backbone.model_rate)
+        wav = wav[::-1].copy() if reverse else wav
+        return backbone.audio_latents(wav[None])
     vae = backbone.pipe.vae
     if name == "riffusion":
         from motionscore.server.generation.backbones import riffusion_audio

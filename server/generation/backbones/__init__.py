@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "musicgen": "motionscore.server.generation.backbones.musicgen:MusicGenBackbone",
     "riffusion": "motionscore.server.generation.backbones.riffusion:RiffusionBackbone",
     "audioldm": "motionscore.server.generation.backbones.audioldm:AudioLDMBackbone",
+    "stableaudio": "motionscore.server.generation.backbones.stableaudio:StableAudioBackbone",
 }
 
 

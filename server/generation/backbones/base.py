@@ -38,6 +38,8 @@ class GenerationRequest:
         seed: random seed; the same request and seed give the same audio.
         guidance: classifier-free guidance scale, None for the backbone's default.
         negative_rhythm: rhythm of the reversed motion, for negative conditioning, or None.
+        channels: 1 (mono, (n,) audio) or 2 (stereo, (n, 2) audio; only backbones whose
+            ``channels`` is 2 are asked for it).
     """
 
     rhythm: Rhythm
@@ -48,6 +50,7 @@ class GenerationRequest:
     seed: int = 0
     guidance: float | None = None
     negative_rhythm: Rhythm | None = None
+    channels: int = 1
 
     @property
     def num_samples(self) -> int:
@@ -56,7 +59,8 @@ class GenerationRequest:
 
 @dataclass
 class Generation:
-    """A backbone's output: mono float32 audio in [-1, 1] of exactly ``num_samples`` samples."""
+    """A backbone's output: float32 audio in [-1, 1], (num_samples,) mono or (num_samples, 2)
+    stereo as the request's ``channels`` asked."""
 
     audio: np.ndarray
     sample_rate: int
@@ -76,6 +80,8 @@ class Backbone(ABC):
     rhythm_mode: str | None = None
     #: Most requests the server hands to one generate_batch call.
     max_batch: int = 1
+    #: Channels the model makes: 1 (mono) or 2 (stereo; it honours GenerationRequest.channels).
+    channels: int = 1
 
     @property
     @abstractmethod
@@ -92,4 +98,4 @@ class Backbone(ABC):
 
     def describe(self) -> dict:
         """Plain-data description for the server's info message."""
-        return {"name": self.name, "model_id": self.model_id}
+        return {"name": self.name, "model_id": self.model_id, "channels": self.channels}

@@ -50,13 +50,25 @@ class DiffusionBackboneMixin:
         for module in frozen:
             module.requires_grad_(False)
             module.eval()  # models built from configs start in training mode (dropout on)
-        ids = self.pipe.tokenizer([self.rhythm_token, self.genre_token], add_special_tokens=False)["input_ids"]
-        if any(len(i) != 1 for i in ids):
-            raise RuntimeError(f"the tokenizer does not keep {self.rhythm_token!r} and {self.genre_token!r} "
-                               f"as single tokens")
-        self.token_ids = (ids[0][0], ids[1][0])
-        self.injector = EmbeddingInjector(self.pipe.text_encoder.get_input_embeddings(), self.token_ids)
+        ids = [self.pseudo_word_id(word) for word in (self.rhythm_token, self.genre_token)]
+        self.token_ids = (ids[0], ids[1])
+        self.injector = EmbeddingInjector(self.token_embedding(), self.token_ids)
         self.load_encoders(encoders, encoders_format)
+
+    def pseudo_word_id(self, word: str) -> int:
+        """The single token id of a pseudo-word. SentencePiece tokenizers (T5) may put a lone
+        word-start piece before it; that piece is dropped, the word itself must be one token."""
+        tokenizer = self.pipe.tokenizer
+        ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+        if len(ids) == 2 and tokenizer.convert_ids_to_tokens(ids[0]) == "\u2581":
+            ids = ids[1:]
+        if len(ids) != 1:
+            raise RuntimeError(f"the tokenizer does not keep {word!r} as a single token")
+        return ids[0]
+
+    def token_embedding(self) -> torch.nn.Module:
+        """The module that embeds the text encoder's token ids (its output rows get overwritten)."""
+        return self.pipe.text_encoder.get_input_embeddings()
 
     @property
     def text_dim(self) -> int:

@@ -136,4 +136,5 @@ class MLBackboneMixin:
                           info={**info, "windows": len(spans)})
 
     def describe(self) -> dict:
-        return {"name": self.name, "model_id": self.model_id, "encoders": getattr(self, "encoders_id", None)}
+        return {"name": self.name, "model_id": self.model_id, "encoders": getattr(self, "encoders_id", None),
+                "channels": self.channels}
