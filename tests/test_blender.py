@@ -234,3 +234,21 @@ def test_the_addon_scores_through_a_keyed_server_with_its_key_files(addon_zip, t
         assert refused["strips"] == [] and "Traceback" not in stderr
     finally:
         stop_server(proc)
+
+
+def test_a_stereo_backbone_lands_as_a_stereo_strip(addon_zip, tmp_path):
+    """Stable Audio makes stereo: the take's file in the sequencer keeps both channels."""
+    pytest.importorskip("diffusers")
+    import soundfile as sf
+
+    address, proc = start_server(tmp_path / "server.log", "--backbone", "stableaudio", "--model", "tiny",
+                                 startup_s=180.0)
+    try:
+        result, _ = run_case("score", tmp_path, zip=addon_zip, server=address, runs=1, blend=str(tmp_path / "s.blend"))
+    finally:
+        stop_server(proc)
+    (strip,) = result["strips"]
+    assert result["error"] == "" and strip["file"] and strip["duration"] == 120
+    assert strip["props"]["motionscore_backbone"] == "stableaudio"
+    info = sf.info(strip["path"])
+    assert info.channels == 2 and abs(info.duration - 120 / 24) < 0.05

@@ -29,9 +29,10 @@ def join_point(start: float, end: float, beats: np.ndarray) -> float:
 
 def join_windows(pieces: list[np.ndarray], spans: list[tuple[float, float]], total_samples: int,
                  sample_rate: int, beats: np.ndarray) -> np.ndarray:
-    """Concatenate window audio (each piece starts at its span's start) into ``total_samples``,
-    switching inside each overlap at a beat with a short equal-power crossfade."""
-    out = np.zeros(total_samples, dtype=np.float32)
+    """Concatenate window audio (each piece (n,) or (n, channels), starting at its span's start)
+    into ``total_samples`` frames, switching inside each overlap at a beat with a short
+    equal-power crossfade."""
+    out = np.zeros((total_samples,) + pieces[0].shape[1:], dtype=np.float32)
     fade = max(1, int(CROSSFADE_S * sample_rate))
     cut_prev = 0
     for k, (piece, (start, end)) in enumerate(zip(pieces, spans)):
@@ -42,12 +43,13 @@ def join_windows(pieces: list[np.ndarray], spans: list[tuple[float, float]], tot
         else:
             cut = total_samples
         lo, hi = cut_prev, min(cut, total_samples)
-        segment = piece[lo - offset:hi - offset] if hi > lo else np.zeros(0, np.float32)
-        out[lo:lo + segment.size] = segment
+        segment = piece[lo - offset:hi - offset] if hi > lo else piece[:0]
+        out[lo:lo + segment.shape[0]] = segment
         if k > 0 and lo > 0:
             # Crossfade over the `fade` samples before the cut point from the previous window.
             a = max(lo - fade, int(round(start * sample_rate)))
             ramp = np.linspace(0.0, 1.0, lo - a, endpoint=False) if lo > a else np.zeros(0)
+            ramp = ramp.reshape((-1,) + (1,) * (out.ndim - 1))
             incoming = piece[a - offset:lo - offset]
             out[a:lo] = out[a:lo] * np.cos(ramp * np.pi / 2) + incoming * np.sin(ramp * np.pi / 2)
         cut_prev = hi

@@ -1,0 +1,141 @@
+"""The `stableaudio` backbone end to end on the tiny pipeline (offline, the real code path), and
+stereo from backbone to file, wire and Blender's WAV."""
+
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from motionscore.server.generation.backbones import GenerationRequest, load_backbone  # noqa: E402
+from motionscore.server.serving.scoring import ChannelsError, score_motion  # noqa: E402
+from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared import protocol as P  # noqa: E402
+from motionscore.shared.client import ScoreClient, ServerError  # noqa: E402
+from motionscore.shared.motion import save_motion  # noqa: E402
+from motionscore.shared.options import ScoreOptions  # noqa: E402
+from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
+
+from .conftest import start_server, stop_server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def stableaudio():
+    return load_backbone("stableaudio", model="tiny", device="cpu")
+
+
+def dance(seconds=3.0, bpm=120, seed=0):
+    return synthetic_dance(beat_times(seconds, bpm), seconds, fps=30, seed=seed)
+
+
+def test_takes_are_exact_stereo_seeded_and_follow_the_motion(stableaudio):
+    motion = dance(3.0, 110)
+    options = ScoreOptions(seed=4, sample_rate=22050)
+    a = score_motion(motion, options, stableaudio)
+    assert a.audio.shape == (round(motion.duration * 22050), 2) and a.audio.dtype == np.float32
+    assert a.metadata["channels"] == 2 and not np.array_equal(a.audio[:, 0], a.audio[:, 1])
+    assert np.array_equal(a.audio, score_motion(motion, options, stableaudio).audio)
+    other = score_motion(dance(3.0, 150, seed=1), options, stableaudio)
+    assert not np.array_equal(a.audio[: other.audio.shape[0]], other.audio[: a.audio.shape[0]])
+    assert "150 bpm" in other.metadata["backbone_info"]["prompt_text"]  # text-only: the tempo in words
+    mono = score_motion(motion, ScoreOptions(seed=4, sample_rate=22050, channels="mono"), stableaudio)
+    assert mono.audio.shape == (round(motion.duration * 22050),) and mono.metadata["channels"] == 1
+
+
+def test_the_latent_follows_the_requested_length(stableaudio):
+    """The pipeline would denoise all 1024 latent frames (~47.55 s) for any take; here 3 s costs 80."""
+    full = stableaudio.pipe.transformer.config.sample_size
+    out = stableaudio.generate(GenerationRequest(rhythm=extract_rhythm(dance(3.0)), duration=3.0, sample_rate=16000))
+    assert out.info["latent_frames"] == 80 < out.info["full_latent_frames"] == full == 1024
+    assert stableaudio.pipe.transformer.config.sample_size == full  # restored after the call
+    assert stableaudio.latent_frames(47.5) == 1024 and stableaudio.latent_frames(0.1) == 16
+
+
+def test_a_shot_longer_than_one_call_is_made_in_windows(stableaudio):
+    motion = dance(52.0, 100)
+    result = score_motion(motion, ScoreOptions(sample_rate=8000), stableaudio)
+    assert result.audio.shape == (round(motion.duration * 8000), 2)
+    assert result.metadata["backbone_info"]["windows"] == 2
+    assert any("windows of 47 s joined on beats" in note for note in result.metadata["notes"])
+
+
+def test_stereo_is_refused_for_a_mono_backbone():
+    synth = load_backbone("synth")
+    with pytest.raises(ChannelsError, match="makes mono audio"):
+        score_motion(dance(1.0), ScoreOptions(channels="stereo"), synth)
+    assert score_motion(dance(1.0), ScoreOptions(channels="mono", sample_rate=8000), synth).audio.ndim == 1
+
+
+def test_beat_lock_warps_both_channels_alike():
+    from motionscore.server.generation.beatlock import beat_lock
+
+    rate = 22050
+    t = np.arange(int(8 * rate)) / rate
+    clicks = (np.sin(2 * np.pi * 880 * t) * np.exp(-40 * ((t * 2.1) % 1.0))).astype(np.float32)  # 126 BPM
+    stereo = np.stack([clicks, 0.5 * clicks], axis=1)
+    beats = np.arange(0.25, 8.0, 0.5)  # the motion's 120 BPM
+    locked = beat_lock(stereo, rate, beats, keep_if_worse=False)
+    mono = beat_lock(clicks, rate, beats, keep_if_worse=False)
+    assert locked.audio.shape == stereo.shape and locked.anchors > 0
+    np.testing.assert_allclose(locked.audio[:, 0], mono.audio, atol=1e-5)
+    np.testing.assert_allclose(locked.audio[:, 1], 0.5 * mono.audio, atol=1e-5)
+
+
+def test_cli_writes_a_stereo_file_and_mono_on_request(tmp_path):
+    motion = tmp_path / "m.npz"
+    save_motion(dance(2.0, 120), motion)
+
+    def score(*extra):
+        return subprocess.run([sys.executable, "-m", "motionscore.server.cli", "score", str(motion), "-q",
+                               "--backbone", "stableaudio", "--model", "tiny", "--sample-rate", "44100", *extra],
+                              capture_output=True, text=True, timeout=300)
+
+    run = score("-o", str(tmp_path / "s.wav"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    info = sf.info(str(tmp_path / "s.wav"))
+    assert info.channels == 2 and info.frames == 2 * 44100 and "44100 Hz stereo" in run.stdout
+    run = score("-o", str(tmp_path / "m.flac"), "--channels", "mono")
+    assert run.returncode == 0 and sf.info(str(tmp_path / "m.flac")).channels == 1
+    refused = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "score", str(motion), "-o",
+                              str(tmp_path / "x.wav"), "--channels", "stereo"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "makes mono audio" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_stereo_over_the_wire_and_refused_by_a_mono_server(tmp_path):
+    address, proc = start_server(tmp_path / "server.log", "--backbone", "stableaudio", "--model", "tiny",
+                                 startup_s=180.0)
+    try:
+        with ScoreClient(address, timeout=120) as client:
+            assert client.hello()["backbone"]["channels"] == 2
+            result = client.score(dance(2.0), ScoreOptions(sample_rate=16000))
+            assert result.audio.shape == (32000, 2) and result.metadata["channels"] == 2
+            assert client.score(dance(2.0), ScoreOptions(sample_rate=16000, channels="mono")).audio.shape == (32000,)
+    finally:
+        stop_server(proc)
+    address, proc = start_server(tmp_path / "synth.log")
+    try:
+        with ScoreClient(address, timeout=30) as client:
+            with pytest.raises(ServerError) as refused:
+                client.score(dance(1.0), ScoreOptions(channels="stereo"))
+            assert refused.value.code == P.E_BAD_OPTIONS and "makes mono audio" in refused.value.message
+    finally:
+        stop_server(proc)
+
+
+def test_the_addon_writes_stereo_wav_frames_interleaved(tmp_path):
+    from motionscore.blender_addon.sequencer import write_wav
+
+    audio = np.stack([np.linspace(-0.5, 0.5, 1000), np.full(1000, 0.25)], axis=1).astype(np.float32)
+    write_wav(tmp_path / "take.wav", audio, 44100)
+    with wave.open(str(tmp_path / "take.wav")) as w:
+        assert (w.getnchannels(), w.getnframes(), w.getframerate()) == (2, 1000, 44100)
+        frames = np.frombuffer(w.readframes(1000), "<i2").reshape(1000, 2)
+    np.testing.assert_allclose(frames / 32767.0, audio, atol=1e-4)
+    with pytest.raises(FileExistsError):  # never overwrites
+        write_wav(tmp_path / "take.wav", audio, 44100)
