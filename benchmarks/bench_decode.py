@@ -3,6 +3,14 @@
     .venv/bin/python benchmarks/bench_decode.py --model tiny --device cpu
     .venv/bin/python benchmarks/bench_decode.py --model small-random --device cuda --batch 8
     .venv/bin/python benchmarks/bench_decode.py --model facebook/musicgen-small --device cuda   # cached weights
+    .venv/bin/python benchmarks/bench_decode.py --backbone stableaudio --model tiny
+    .venv/bin/python benchmarks/bench_decode.py --backbone stableaudio --model real-random --device cuda
+
+``--backbone stableaudio`` times the pipeline as diffusers ships it (the full ~47.55 s latent,
+cropped afterwards) against the backbone's latent cut to the clip, both from the same seed and
+steps (``--steps``, default the backbone's: 100 for real weights, 4 for tiny); ``real-random`` is
+Stable Audio Open 1.0's architecture (DiT 24 x 1536, T5-base, Oobleck) with random weights. Its
+last line: ``stableaudio speedup X.Xx (stock S s, fast F s per 5.12 s clip, latent N of 1024 frames)``.
 
 ``small-random`` is musicgen-small's architecture (LM 24 x 1024, 16 heads, 4 codebooks of 2048,
 T5-base-sized text encoder) with random weights: the real model's speed without its weights. Both
@@ -68,9 +76,91 @@ def _time(mg, decoder: str, batch: int, seed: int, repeats: int, sampling: bool 
     return best, tokens
 
 
+def _stableaudio(name: str, device: str, dtype: torch.dtype, steps: int | None):
+    from motionscore.server.generation.backbones.stableaudio import StableAudioBackbone
+
+    if name != "real-random":
+        backbone = StableAudioBackbone(model=name, device=device, steps=steps)
+        if dtype != torch.float32:
+            backbone.pipe.to(dtype=dtype)
+        return backbone
+    from diffusers import AutoencoderOobleck, CosineDPMSolverMultistepScheduler, StableAudioDiTModel, StableAudioPipeline
+    from diffusers.pipelines.stable_audio import StableAudioProjectionModel
+    from transformers import T5Config, T5EncoderModel
+
+    from motionscore.server.generation.backbones.stableaudio import build_tiny_stableaudio
+
+    # Stable Audio Open 1.0's published configuration (the diffusers classes' defaults) with T5-base.
+    tokenizer = build_tiny_stableaudio().tokenizer
+    text = T5EncoderModel(T5Config(vocab_size=max(32128, len(tokenizer)), d_model=768, d_kv=64, d_ff=3072,
+                                   num_layers=12, num_heads=12))
+    pipe = StableAudioPipeline(vae=AutoencoderOobleck(), text_encoder=text,
+                               projection_model=StableAudioProjectionModel(768, 768, 0, 512), tokenizer=tokenizer,
+                               transformer=StableAudioDiTModel(),
+                               scheduler=CosineDPMSolverMultistepScheduler(sigma_min=0.3, sigma_max=500, solver_order=2,
+                                                                           prediction_type="v_prediction", sigma_data=1.0,
+                                                                           sigma_schedule="exponential"))
+    backbone = StableAudioBackbone.__new__(StableAudioBackbone)
+    backbone.device, backbone._model_id = device, "real-random"
+    backbone.pipe = pipe.to(device) if dtype == torch.float32 else pipe.to(device, dtype)
+    backbone.steps = steps or 100
+    import threading
+
+    backbone._call_lock = threading.Lock()
+    backbone.setup_pseudo_words((pipe.transformer, pipe.vae, pipe.text_encoder, pipe.projection_model), None,
+                                "motionscore")
+    return backbone
+
+
+def bench_stableaudio(args, dtype: torch.dtype) -> int:
+    from motionscore.server.generation.backbones import GenerationRequest
+    from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+    from motionscore.shared.rhythm import extract_rhythm
+
+    backbone = _stableaudio(args.model, args.device, dtype, args.steps)
+    full = backbone.full_frames
+    rhythm = extract_rhythm(synthetic_dance(beat_times(CLIP_S, 120), CLIP_S, fps=30, seed=0))
+    requests = [GenerationRequest(rhythm=rhythm, duration=CLIP_S, sample_rate=44100, seed=args.seed + i,
+                                  prompt=PROMPTS[i % len(PROMPTS)].replace(" with * as the rhythm", ""))
+                for i in range(args.batch)]
+    params = sum(p.numel() for p in backbone.pipe.transformer.parameters())
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or 'cpu'}, " \
+                                                                         f"{torch.get_num_threads()} threads"
+    print(f"stableaudio {args.model}: DiT {params / 1e6:.2f} M parameters, {backbone.steps} steps; {args.device} "
+          f"({where}), {str(dtype).split('.')[-1]}, batch {args.batch}, torch {torch.__version__}")
+
+    def timed(cut: bool) -> tuple[float, int]:
+        frames = backbone.latent_frames(CLIP_S) if cut else full
+        original = backbone.latent_frames
+        backbone.latent_frames = lambda seconds: frames  # the stock pipeline: always its full latent
+        try:
+            backbone.generate_batch(requests)  # warm-up
+            best = float("inf")
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                backbone.generate_batch(requests)
+                if args.device == "cuda":
+                    torch.cuda.synchronize()
+                best = min(best, time.perf_counter() - start)
+        finally:
+            backbone.latent_frames = original
+        return best, frames
+
+    stock_s, _ = timed(False)
+    print(f"  full latent ({full} frames): {stock_s:.3f} s per call, {stock_s / args.batch:.3f} s per clip", flush=True)
+    fast_s, frames = timed(True)
+    print(f"  cut latent ({frames} frames): {fast_s:.3f} s per call, {fast_s / args.batch:.3f} s per clip", flush=True)
+    print(f"stableaudio speedup {stock_s / fast_s:.1f}x (stock {stock_s / args.batch:.3f} s, fast {fast_s / args.batch:.3f} s "
+          f"per {CLIP_S} s clip, latent {frames} of {full} frames)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny", help="tiny, small-random, or a hub id / folder in the HF cache")
+    parser.add_argument("--backbone", default="musicgen", choices=["musicgen", "stableaudio"])
+    parser.add_argument("--steps", type=int, default=None, help="stableaudio: denoising steps (default the backbone's)")
+    parser.add_argument("--model", default="tiny", help="tiny, small-random (musicgen) / real-random (stableaudio), "
+                                                        "or a hub id / folder in the HF cache")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch", type=int, default=1, help="clips per call (default 1)")
     parser.add_argument("--dtype", default=None, choices=["float16", "bfloat16", "float32"],
@@ -88,6 +178,12 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype or ("float16" if args.device == "cuda" else "float32"))
+    if args.backbone == "stableaudio":
+        try:
+            return bench_stableaudio(args, dtype)
+        except RuntimeError as exc:
+            print(str(exc).splitlines()[0], file=sys.stderr)
+            return 1
     try:
         mg = _model(args.model, args.device, dtype)
     except RuntimeError as exc:
