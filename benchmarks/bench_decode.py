@@ -8,9 +8,11 @@
 
 ``--backbone stableaudio`` times the pipeline as diffusers ships it (the full ~47.55 s latent,
 cropped afterwards) against the backbone's latent cut to the clip, both from the same seed and
-steps (``--steps``, default the backbone's: 100 for real weights, 4 for tiny); ``real-random`` is
-Stable Audio Open 1.0's architecture (DiT 24 x 1536, T5-base, Oobleck) with random weights. Its
-last line: ``stableaudio speedup X.Xx (stock S s, fast F s per 5.12 s clip, latent N of 1024 frames)``.
+steps (``--steps``, default the backbone's: 100 for real weights, 4 for tiny); its last line:
+``stableaudio speedup X.Xx (stock S s, fast F s per 5.12 s clip, latent N of 1024 frames)``.
+``--backbone riffusion|audioldm`` print seconds per 5.12 s clip (one path: fp16 and PyTorch's SDPA
+attention on CUDA, the backbone's steps, 50 and 10). ``--model real-random`` builds the released
+architectures with random weights (benchmarks/real_size.py): the real models' speed without them.
 
 ``small-random`` is musicgen-small's architecture (LM 24 x 1024, 16 heads, 4 codebooks of 2048,
 T5-base-sized text encoder) with random weights: the real model's speed without its weights. Both
@@ -27,6 +29,7 @@ import argparse
 import platform
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -76,79 +79,65 @@ def _time(mg, decoder: str, batch: int, seed: int, repeats: int, sampling: bool 
     return best, tokens
 
 
-def _stableaudio(name: str, device: str, dtype: torch.dtype, steps: int | None):
-    from motionscore.server.generation.backbones.stableaudio import StableAudioBackbone
+def _diffusion_backbone(name: str, model: str, device: str, dtype: torch.dtype, steps: int | None):
+    from motionscore.server.generation.backbones import load_backbone
 
-    if name != "real-random":
-        backbone = StableAudioBackbone(model=name, device=device, steps=steps)
-        if dtype != torch.float32:
-            backbone.pipe.to(dtype=dtype)
-        return backbone
-    from diffusers import AutoencoderOobleck, CosineDPMSolverMultistepScheduler, StableAudioDiTModel, StableAudioPipeline
-    from diffusers.pipelines.stable_audio import StableAudioProjectionModel
-    from transformers import T5Config, T5EncoderModel
+    if model == "real-random":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from real_size import BUILDERS
 
-    from motionscore.server.generation.backbones.stableaudio import build_tiny_stableaudio
-
-    # Stable Audio Open 1.0's published configuration (the diffusers classes' defaults) with T5-base.
-    tokenizer = build_tiny_stableaudio().tokenizer
-    text = T5EncoderModel(T5Config(vocab_size=max(32128, len(tokenizer)), d_model=768, d_kv=64, d_ff=3072,
-                                   num_layers=12, num_heads=12))
-    pipe = StableAudioPipeline(vae=AutoencoderOobleck(), text_encoder=text,
-                               projection_model=StableAudioProjectionModel(768, 768, 0, 512), tokenizer=tokenizer,
-                               transformer=StableAudioDiTModel(),
-                               scheduler=CosineDPMSolverMultistepScheduler(sigma_min=0.3, sigma_max=500, solver_order=2,
-                                                                           prediction_type="v_prediction", sigma_data=1.0,
-                                                                           sigma_schedule="exponential"))
-    backbone = StableAudioBackbone.__new__(StableAudioBackbone)
-    backbone.device, backbone._model_id = device, "real-random"
-    backbone.pipe = pipe.to(device) if dtype == torch.float32 else pipe.to(device, dtype)
-    backbone.steps = steps or 100
-    import threading
-
-    backbone._call_lock = threading.Lock()
-    backbone.setup_pseudo_words((pipe.transformer, pipe.vae, pipe.text_encoder, pipe.projection_model), None,
-                                "motionscore")
+        backbone = load_backbone(name, model="real-random", pipeline=BUILDERS[name](), device=device, steps=steps)
+    else:
+        backbone = load_backbone(name, model=model, device=device, steps=steps)
+    if dtype != torch.float32 and model in ("tiny", "real-random"):
+        backbone.pipe.to(dtype=dtype)
     return backbone
 
 
-def bench_stableaudio(args, dtype: torch.dtype) -> int:
+def bench_diffusion(args, dtype: torch.dtype) -> int:
+    """Seconds per 5.12 s clip of a diffusion backbone; for stableaudio the full latent (the stock
+    pipeline) against the latent cut to the clip."""
     from motionscore.server.generation.backbones import GenerationRequest
     from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
     from motionscore.shared.rhythm import extract_rhythm
 
-    backbone = _stableaudio(args.model, args.device, dtype, args.steps)
-    full = backbone.full_frames
+    backbone = _diffusion_backbone(args.backbone, args.model, args.device, dtype, args.steps)
+    denoiser = getattr(backbone.pipe, "unet", None) or backbone.pipe.transformer
     rhythm = extract_rhythm(synthetic_dance(beat_times(CLIP_S, 120), CLIP_S, fps=30, seed=0))
     requests = [GenerationRequest(rhythm=rhythm, duration=CLIP_S, sample_rate=44100, seed=args.seed + i,
                                   prompt=PROMPTS[i % len(PROMPTS)].replace(" with * as the rhythm", ""))
                 for i in range(args.batch)]
-    params = sum(p.numel() for p in backbone.pipe.transformer.parameters())
+    params = sum(p.numel() for p in denoiser.parameters())
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or 'cpu'}, " \
                                                                          f"{torch.get_num_threads()} threads"
-    print(f"stableaudio {args.model}: DiT {params / 1e6:.2f} M parameters, {backbone.steps} steps; {args.device} "
-          f"({where}), {str(dtype).split('.')[-1]}, batch {args.batch}, torch {torch.__version__}")
+    print(f"{args.backbone} {args.model}: {type(denoiser).__name__} {params / 1e6:.2f} M parameters, {backbone.steps} "
+          f"steps; {args.device} ({where}), {str(dtype).split('.')[-1]}, batch {args.batch}, torch {torch.__version__}")
 
-    def timed(cut: bool) -> tuple[float, int]:
-        frames = backbone.latent_frames(CLIP_S) if cut else full
-        original = backbone.latent_frames
-        backbone.latent_frames = lambda seconds: frames  # the stock pipeline: always its full latent
-        try:
-            backbone.generate_batch(requests)  # warm-up
-            best = float("inf")
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                backbone.generate_batch(requests)
-                if args.device == "cuda":
-                    torch.cuda.synchronize()
-                best = min(best, time.perf_counter() - start)
-        finally:
-            backbone.latent_frames = original
-        return best, frames
+    def timed() -> float:
+        backbone.generate_batch(requests)  # warm-up
+        best = float("inf")
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            backbone.generate_batch(requests)
+            if args.device == "cuda":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+        return best
 
-    stock_s, _ = timed(False)
+    if args.backbone != "stableaudio":
+        seconds = timed()
+        print(f"{args.backbone} {seconds / args.batch:.3f} s per {CLIP_S} s clip (batch {args.batch}, "
+              f"{backbone.steps} steps, {seconds:.3f} s per call)")
+        return 0
+    full, frames = backbone.full_frames, backbone.latent_frames(CLIP_S)
+    cut = backbone.latent_frames
+    backbone.latent_frames = lambda seconds: full  # the stock pipeline: always its whole latent
+    try:
+        stock_s = timed()
+    finally:
+        backbone.latent_frames = cut
     print(f"  full latent ({full} frames): {stock_s:.3f} s per call, {stock_s / args.batch:.3f} s per clip", flush=True)
-    fast_s, frames = timed(True)
+    fast_s = timed()
     print(f"  cut latent ({frames} frames): {fast_s:.3f} s per call, {fast_s / args.batch:.3f} s per clip", flush=True)
     print(f"stableaudio speedup {stock_s / fast_s:.1f}x (stock {stock_s / args.batch:.3f} s, fast {fast_s / args.batch:.3f} s "
           f"per {CLIP_S} s clip, latent {frames} of {full} frames)")
@@ -157,9 +146,9 @@ def bench_stableaudio(args, dtype: torch.dtype) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="musicgen", choices=["musicgen", "stableaudio"])
-    parser.add_argument("--steps", type=int, default=None, help="stableaudio: denoising steps (default the backbone's)")
-    parser.add_argument("--model", default="tiny", help="tiny, small-random (musicgen) / real-random (stableaudio), "
+    parser.add_argument("--backbone", default="musicgen", choices=["musicgen", "stableaudio", "riffusion", "audioldm"])
+    parser.add_argument("--steps", type=int, default=None, help="diffusion backbones: denoising steps (default the backbone's)")
+    parser.add_argument("--model", default="tiny", help="tiny, small-random (musicgen) / real-random (diffusion backbones), "
                                                         "or a hub id / folder in the HF cache")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch", type=int, default=1, help="clips per call (default 1)")
@@ -178,9 +167,9 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype or ("float16" if args.device == "cuda" else "float32"))
-    if args.backbone == "stableaudio":
+    if args.backbone != "musicgen":
         try:
-            return bench_stableaudio(args, dtype)
+            return bench_diffusion(args, dtype)
         except RuntimeError as exc:
             print(str(exc).splitlines()[0], file=sys.stderr)
             return 1

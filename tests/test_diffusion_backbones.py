@@ -94,3 +94,27 @@ def test_text_only_without_encoders(backbone):
     plain = load_backbone(backbone.name, model="tiny", device="cpu")
     out = plain.generate(make_request())
     assert out.audio.shape == (SR,) and any("text-only" in n for n in out.notes)
+
+
+def test_a_prebuilt_pipeline_runs_as_loaded_weights_would():
+    """Benchmarks hand real-size random pipelines in through ``pipeline=``: same code path as weights."""
+    from motionscore.server.generation.backbones.audioldm import build_tiny_audioldm
+
+    backbone = load_backbone("audioldm", model="my-build", pipeline=build_tiny_audioldm(seed=3), device="cpu", steps=2)
+    assert backbone.model_id == "my-build" and backbone.steps == 2
+    assert backbone.generate(make_request()).audio.shape == (SR,)
+
+
+@pytest.mark.parametrize("name", ["riffusion", "audioldm"])
+def test_the_decode_benchmark_times_a_diffusion_backbone(name):
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
+    run = subprocess.run([sys.executable, str(script), "--backbone", name, "--model", "tiny", "--repeats", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    last = run.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(rf"{name} \d+\.\d+ s per 5\.12 s clip \(batch 1, 4 steps, \d+\.\d+ s per call\)", last), last

@@ -139,3 +139,17 @@ def test_the_addon_writes_stereo_wav_frames_interleaved(tmp_path):
     np.testing.assert_allclose(frames / 32767.0, audio, atol=1e-4)
     with pytest.raises(FileExistsError):  # never overwrites
         write_wav(tmp_path / "take.wav", audio, 44100)
+
+
+def test_the_decode_benchmark_times_the_full_and_the_cut_latent():
+    """benchmarks/bench_decode.py --backbone stableaudio runs end to end on the tiny pipeline."""
+    import re
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
+    run = subprocess.run([sys.executable, str(script), "--backbone", "stableaudio", "--model", "tiny", "--repeats", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    last = run.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"stableaudio speedup \d+\.\dx \(stock \d+\.\d+ s, fast \d+\.\d+ s per 5\.12 s clip, "
+                        r"latent 112 of 1024 frames\)", last), last

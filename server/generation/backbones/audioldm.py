@@ -59,12 +59,16 @@ class AudioLDMBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
     window_s = 10.24  # AudioLDM's training clips are 10.24 s
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
-                 encoders_format: str = "motionscore", steps: int | None = None, **_ignored):
+                 encoders_format: str = "motionscore", steps: int | None = None, pipeline=None, **_ignored):
+        """``pipeline``: an already built AudioLDMPipeline (benchmarks pass real-size random ones)."""
         from diffusers import AudioLDMPipeline
 
         self.device = resolve_device(device)
         self._model_id = model
-        if model == "tiny":
+        if pipeline is not None:
+            self.pipe = pipeline.to(self.device)
+            self.steps = steps or DEFAULT_STEPS
+        elif model == "tiny":
             self.pipe = build_tiny_audioldm(device=self.device)
             self.steps = steps or TINY_STEPS
         else:

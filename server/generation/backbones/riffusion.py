@@ -59,12 +59,18 @@ class RiffusionBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
     name = "riffusion"
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
-                 encoders_format: str = "motionscore", steps: int | None = None, **_ignored):
+                 encoders_format: str = "motionscore", steps: int | None = None, pipeline=None, **_ignored):
+        """``pipeline``: an already built StableDiffusionPipeline (benchmarks pass real-size random
+        ones), used as real weights would be; ``model`` then only names it."""
         from diffusers import StableDiffusionPipeline
 
         self.device = resolve_device(device)
         self._model_id = model
-        if model == "tiny":
+        if pipeline is not None:
+            self.pipe = pipeline.to(self.device)
+            self.steps = steps or DEFAULT_STEPS
+            self.griffin_lim_iters = riffusion_audio.GRIFFIN_LIM_ITERS
+        elif model == "tiny":
             self.pipe = build_tiny_riffusion(device=self.device)
             self.steps = steps or TINY_STEPS
             self.griffin_lim_iters = TINY_GRIFFIN_LIM_ITERS

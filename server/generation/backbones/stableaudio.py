@@ -83,12 +83,16 @@ class StableAudioBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
     max_batch = 4
 
     def __init__(self, model: str = "tiny", encoders: str | None = None, device: str | None = None,
-                 encoders_format: str = "motionscore", steps: int | None = None, **_ignored):
+                 encoders_format: str = "motionscore", steps: int | None = None, pipeline=None, **_ignored):
+        """``pipeline``: an already built StableAudioPipeline (benchmarks pass real-size random ones)."""
         from diffusers import StableAudioPipeline
 
         self.device = resolve_device(device)
         self._model_id = model
-        if model == "tiny":
+        if pipeline is not None:
+            self.pipe = pipeline.to(self.device)
+            self.steps = steps or DEFAULT_STEPS
+        elif model == "tiny":
             self.pipe = build_tiny_stableaudio(device=self.device)
             self.steps = steps or TINY_STEPS
         else:
