@@ -17,7 +17,7 @@ import soundfile as sf
 
 from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared import protocol as P
-from motionscore.shared.client import ScoreClient
+from motionscore.shared.client import ScoreClient, ServerError
 from motionscore.shared.motion import save_motion
 from motionscore.shared.options import ScoreOptions
 
@@ -147,6 +147,29 @@ def test_killed_replicas_neither_lose_nor_hang_a_request(ray_server):
                             ScoreOptions(sample_rate=8000)).audio.shape == (8000,)
     assert "retrying once" in log.read_text()
     assert sorted(replica_pids(proc.pid)) != sorted(victims)
+
+
+def test_the_ray_engine_serves_with_keys_only_to_admitted_clients(ray_server, tmp_path):
+    """The same CurveZMQ front: a keyed Ray server admits alice's key and nobody without one. Its
+    own local Ray instance runs next to the module's (address="local" never joins another)."""
+    from motionscore.server.cli import main
+
+    folder = tmp_path / "keys"
+    assert main(["keys", "init", str(folder)]) == 0 and main(["keys", "add", str(folder), "alice"]) == 0
+    alice = {"server_key": str(folder / "server.key"), "client_key": str(folder / "issued" / "alice.key_secret")}
+    address, proc = start_server(tmp_path / "keyed.log", "--engine", "ray", "--keys", str(folder), keys=alice,
+                                 startup_s=240.0)
+    try:
+        with ScoreClient(address, timeout=60, **alice) as client:
+            assert client.hello()["keys_required"] is True
+            result = client.score(synthetic_dance(beat_times(1, 120), 1, fps=30), ScoreOptions(sample_rate=8000))
+            assert result.audio.shape == (8000,) and result.metadata["engine"] == "ray"
+        with ScoreClient(address, timeout=3) as stranger:
+            with pytest.raises(ServerError):
+                stranger.hello()
+    finally:
+        stop_server(proc)
+    assert proc.returncode == 0
 
 
 def test_ray_options_are_refused_without_the_ray_engine_and_checked(tmp_path):

@@ -244,7 +244,8 @@ class RayScoreServer(ScoreServer):
             else:
                 # A private, single-machine Ray: no dashboard, node address loopback; stopped with us.
                 log.info("starting a local Ray instance")
-                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+                # address="local": a new instance even when `ray start` left a cluster on this machine.
+                ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
                          num_cpus=max(os.cpu_count() or 1, opts.max_replicas),
                          num_gpus=None if opts.gpus_per_replica else 0)
                 self._started_ray = True

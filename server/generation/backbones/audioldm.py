@@ -12,9 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from motionscore.server.model.device import resolve_device
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, noise_prediction_loss, step_progress
+from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
 
 DEFAULT_GUIDANCE = 2.5
@@ -63,19 +62,9 @@ class AudioLDMBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
         """``pipeline``: an already built AudioLDMPipeline (benchmarks pass real-size random ones)."""
         from diffusers import AudioLDMPipeline
 
-        self.device = resolve_device(device)
-        self._model_id = model
-        if pipeline is not None:
-            self.pipe = pipeline.to(self.device)
-            self.steps = steps or DEFAULT_STEPS
-        elif model == "tiny":
-            self.pipe = build_tiny_audioldm(device=self.device)
-            self.steps = steps or TINY_STEPS
-        else:
-            self.pipe = load_pipeline(AudioLDMPipeline, model, self.device, dtype_for(self.device),
-                                      f"Run `huggingface-cli download {model}` with internet (e.g. "
-                                      f"cvssp/audioldm-s-full-v2), or pass a local pipeline folder.")
-            self.steps = steps or DEFAULT_STEPS
+        self.init_pipeline(model, device, steps, pipeline, AudioLDMPipeline, build_tiny_audioldm,
+                           f"Run `huggingface-cli download {model}` with internet (e.g. cvssp/audioldm-s-full-v2), "
+                           f"or pass a local pipeline folder.", DEFAULT_STEPS, TINY_STEPS)
         self.setup_pseudo_words((self.pipe.unet, self.pipe.vae, self.pipe.text_encoder, self.pipe.vocoder),
                                 encoders, encoders_format)
 

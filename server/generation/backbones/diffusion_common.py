@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import torch
 
+from motionscore.server.model.device import resolve_device
 from motionscore.server.model.pseudo_words import InjectionPlan, inject
 
 
@@ -44,6 +45,23 @@ class DiffusionBackboneMixin:
     Subclasses provide ``text_embeddings(texts, vectors, grad)``."""
 
     rhythm_token, genre_token = RHYTHM_TOKEN, GENRE_TOKEN
+
+    def init_pipeline(self, model: str, device: str | None, steps: int | None, pipeline, pipeline_class,
+                      build_tiny, hint: str, default_steps: int, tiny_steps: int) -> bool:
+        """Set ``device``, ``_model_id``, ``pipe`` and ``steps``: a prebuilt ``pipeline`` (benchmarks
+        hand in real-size random ones; run as loaded weights would be), the tiny model, or weights
+        loaded offline (``hint`` says how to get them). Returns whether the tiny model was built."""
+        self.device = resolve_device(device)
+        self._model_id = model
+        tiny = pipeline is None and model == "tiny"
+        if pipeline is not None:
+            self.pipe = pipeline.to(self.device)
+        elif tiny:
+            self.pipe = build_tiny(device=self.device)
+        else:
+            self.pipe = load_pipeline(pipeline_class, model, self.device, dtype_for(self.device), hint)
+        self.steps = steps or (tiny_steps if tiny else default_steps)
+        return tiny
 
     def setup_pseudo_words(self, frozen: tuple, encoders: str | None, encoders_format: str) -> None:
         self.pipe.set_progress_bar_config(disable=True)

@@ -15,9 +15,8 @@ import math
 import torch
 
 from . import riffusion_audio
-from motionscore.server.model.device import resolve_device
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, noise_prediction_loss, step_progress
+from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
 
 DEFAULT_GUIDANCE = 7.5
@@ -64,22 +63,10 @@ class RiffusionBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
         ones), used as real weights would be; ``model`` then only names it."""
         from diffusers import StableDiffusionPipeline
 
-        self.device = resolve_device(device)
-        self._model_id = model
-        if pipeline is not None:
-            self.pipe = pipeline.to(self.device)
-            self.steps = steps or DEFAULT_STEPS
-            self.griffin_lim_iters = riffusion_audio.GRIFFIN_LIM_ITERS
-        elif model == "tiny":
-            self.pipe = build_tiny_riffusion(device=self.device)
-            self.steps = steps or TINY_STEPS
-            self.griffin_lim_iters = TINY_GRIFFIN_LIM_ITERS
-        else:
-            self.pipe = load_pipeline(StableDiffusionPipeline, model, self.device, dtype_for(self.device),
-                                      f"Run `huggingface-cli download {model}` with internet (riffusion/riffusion-model-v1 "
-                                      f"is the published model), or pass a local pipeline folder.")
-            self.steps = steps or DEFAULT_STEPS
-            self.griffin_lim_iters = riffusion_audio.GRIFFIN_LIM_ITERS
+        tiny = self.init_pipeline(model, device, steps, pipeline, StableDiffusionPipeline, build_tiny_riffusion,
+                                  f"Run `huggingface-cli download {model}` with internet (riffusion/riffusion-model-v1 "
+                                  f"is the published model), or pass a local pipeline folder.", DEFAULT_STEPS, TINY_STEPS)
+        self.griffin_lim_iters = TINY_GRIFFIN_LIM_ITERS if tiny else riffusion_audio.GRIFFIN_LIM_ITERS
         self.setup_pseudo_words((self.pipe.unet, self.pipe.vae, self.pipe.text_encoder), encoders, encoders_format)
 
     def text_embeddings(self, texts: list[str], vectors: torch.Tensor | None, grad: bool = False) -> torch.Tensor:

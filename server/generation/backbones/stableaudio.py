@@ -25,9 +25,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from motionscore.server.model.device import resolve_device
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, dtype_for, load_pipeline, step_progress
+from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, step_progress
 from .ml_common import MLBackboneMixin, exact_length
 
 DEFAULT_GUIDANCE = 7.0
@@ -87,19 +86,9 @@ class StableAudioBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
         """``pipeline``: an already built StableAudioPipeline (benchmarks pass real-size random ones)."""
         from diffusers import StableAudioPipeline
 
-        self.device = resolve_device(device)
-        self._model_id = model
-        if pipeline is not None:
-            self.pipe = pipeline.to(self.device)
-            self.steps = steps or DEFAULT_STEPS
-        elif model == "tiny":
-            self.pipe = build_tiny_stableaudio(device=self.device)
-            self.steps = steps or TINY_STEPS
-        else:
-            self.pipe = load_pipeline(StableAudioPipeline, model, self.device, dtype_for(self.device),
-                                      f"Run `huggingface-cli download {HUB_ID}` with internet (gated: accept its "
-                                      f"licence first), or pass a local pipeline folder.")
-            self.steps = steps or DEFAULT_STEPS
+        self.init_pipeline(model, device, steps, pipeline, StableAudioPipeline, build_tiny_stableaudio,
+                           f"Run `huggingface-cli download {HUB_ID}` with internet (gated: accept its licence "
+                           f"first), or pass a local pipeline folder.", DEFAULT_STEPS, TINY_STEPS)
         # The sample_size override below is per call; one call at a time keeps it honest.
         self._call_lock = threading.Lock()
         self.setup_pseudo_words((self.pipe.transformer, self.pipe.vae, self.pipe.text_encoder,
