@@ -121,7 +121,7 @@ def test_ml_command_prints_no_library_warnings(tmp_path):
         assert noise not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("backbone", ["musicgen", "riffusion", "audioldm"])
+@pytest.mark.parametrize("backbone", ["musicgen", "riffusion", "audioldm", "stableaudio"])
 def test_score_with_each_ml_backbone_offline(backbone, tmp_path, capsys):
     pytest.importorskip("torch")
     motion = synthetic_dance(beat_times(1.5, 120), 1.5, fps=30, genre="KR")
@@ -139,7 +139,7 @@ def test_score_with_each_ml_backbone_offline(backbone, tmp_path, capsys):
         assert any("text-only" in n for n in meta["notes"]) == text_only
 
 
-@pytest.mark.parametrize("backbone", ["musicgen", "riffusion", "audioldm"])
+@pytest.mark.parametrize("backbone", ["musicgen", "riffusion", "audioldm", "stableaudio"])
 def test_text_only_takes_follow_the_motions_tempo_in_words(backbone, tmp_path, capsys):
     """Without encoders the motion reaches an ML backbone through its tempo map, in words: two dances
     at different tempi give different music, and each take's prompt names its tempo."""

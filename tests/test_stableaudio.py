@@ -153,3 +153,14 @@ def test_the_decode_benchmark_times_the_full_and_the_cut_latent():
     last = run.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"stableaudio speedup \d+\.\dx \(stock \d+\.\d+ s, fast \d+\.\d+ s per 5\.12 s clip, "
                         r"latent 112 of 1024 frames\)", last), last
+
+
+def test_a_saved_pipeline_folder_loads_through_the_real_loading_code(stableaudio, tmp_path):
+    """`--model FOLDER` goes through StableAudioPipeline.from_pretrained offline, as real weights do."""
+    stableaudio.pipe.save_pretrained(tmp_path / "pipe")
+    loaded = load_backbone("stableaudio", model=str(tmp_path / "pipe"), device="cpu", steps=stableaudio.steps)
+    request = GenerationRequest(rhythm=extract_rhythm(dance(2.0)), duration=2.0, sample_rate=16000, seed=1, channels=2)
+    assert loaded.model_id == str(tmp_path / "pipe")
+    np.testing.assert_allclose(loaded.generate(request).audio, stableaudio.generate(request).audio, atol=1e-5)
+    with pytest.raises(RuntimeError, match="cannot load .* offline"):
+        load_backbone("stableaudio", model=str(tmp_path / "missing"), device="cpu")

@@ -113,10 +113,13 @@ class DiffusionBackboneMixin:
 
 def load_pipeline(cls, model: str, device: str, dtype, hint: str):
     """``cls.from_pretrained`` from a local folder or the HF cache only; one-line error otherwise."""
+    # diffusers 0.42 names the dtype `dtype` (torch_dtype is deprecated); low_cpu_mem_usage needs
+    # accelerate, which is not a dependency: say so instead of letting diffusers warn about it.
+    options = {"dtype": dtype, "local_files_only": True, "low_cpu_mem_usage": False}
+    if "safety_checker" in cls.__init__.__code__.co_varnames:
+        options["safety_checker"] = None
     try:
-        pipe = cls.from_pretrained(model, torch_dtype=dtype, local_files_only=True, safety_checker=None) \
-            if "safety_checker" in cls.__init__.__code__.co_varnames else \
-            cls.from_pretrained(model, torch_dtype=dtype, local_files_only=True)
+        pipe = cls.from_pretrained(model, **options)
     except Exception as exc:  # missing files, bad folders
         raise RuntimeError(f"cannot load {model!r} offline ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}). "
                            f"{hint}") from None
