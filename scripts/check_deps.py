@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -28,10 +29,18 @@ from packaging.utils import canonicalize_name
 OVERRIDDEN = ("audiocraft", "torchaudio", "xformers")
 
 
+def environment_distributions() -> list:
+    """The distributions installed in this environment's site-packages. Not every folder on
+    sys.path: importing ray puts its vendored copies of psutil and colorama (ray/thirdparty_files,
+    part of ray's locked wheel) on it, and they are not packages of ours."""
+    paths = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+    return [d for d in metadata.distributions(path=paths) if d.metadata["Name"]]
+
+
 def problems(overridden: tuple[str, ...] = OVERRIDDEN) -> list[str]:
     """One line per unmet requirement of an installed distribution not in ``overridden``."""
     installed = {}
-    for dist in metadata.distributions():
+    for dist in environment_distributions():
         name = dist.metadata["Name"]
         if name:
             installed[canonicalize_name(name)] = dist
@@ -78,8 +87,7 @@ def lock_problems(lock: Path, installed: dict[str, str] | None = None,
     default: this environment's) and ``lock`` plus the no-deps lock: a locked package missing or at
     another version, or an installed one that no lock in ``universe`` names at that version."""
     if installed is None:
-        installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()
-                     if d.metadata["Name"]}
+        installed = {canonicalize_name(d.metadata["Name"]): d.version for d in environment_distributions()}
     wanted = {**read_lock(lock), **read_lock(REQUIREMENTS / "lock-no-deps.txt")}
     known = {}
     for path in universe:

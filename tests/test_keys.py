@@ -138,9 +138,11 @@ def test_garbage_and_a_connection_flood_do_not_stop_the_keyed_server(keyed_serve
         floods.append(s)
     try:
         started = time.monotonic()
-        with ScoreClient(address, timeout=10.0, **alice) as client:
+        with ScoreClient(address, timeout=30.0, **alice) as client:
             result = client.score(synthetic_dance(beat_times(1.0, 120), 1.0, fps=30), ScoreOptions(sample_rate=8000))
-        assert result.audio.shape == (8000,) and time.monotonic() - started < 10.0
+        # A liveness bound, not a speed target: a wedged server would never answer; a loaded
+        # 2-core CI machine (the whole suite around it) once took 10.2 s for this 1 s take.
+        assert result.audio.shape == (8000,) and time.monotonic() - started < 30.0
     finally:
         for s in floods:
             s.close()

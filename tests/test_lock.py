@@ -87,3 +87,13 @@ def test_the_setup_installs_from_the_locks_only():
     assert "check_deps.py --lock" in script
     installs = [ln for ln in script.splitlines() if re.search(r"\binstall\b", ln) and not ln.lstrip().startswith("#")]
     assert all("-r " in ln or "-e ." in ln or ln.rstrip().endswith("\\") or "UV=(" in ln for ln in installs), installs
+
+
+def test_vendored_copies_on_sys_path_are_not_installed_packages():
+    """Importing ray puts its vendored psutil and colorama (ray/thirdparty_files) on sys.path; they
+    are part of ray's locked wheel, not unlocked packages of this environment."""
+    import sys
+
+    pytest.importorskip("ray")
+    assert any(path.endswith("thirdparty_files") for path in sys.path)
+    assert _check_deps().lock_problems(REQ / "lock-dev.txt") == []
