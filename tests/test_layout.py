@@ -177,7 +177,7 @@ def test_dependency_check_accepts_this_environment_and_reports_a_broken_pin(monk
         requires = ["numpy==0.1", "not-a-package-anywhere>=1", "colorama; sys_platform == 'nonexistent'"]
 
     real = metadata.distributions
-    monkeypatch.setattr(check_deps.metadata, "distributions", lambda: [*real(), Fake()])
+    monkeypatch.setattr(check_deps.metadata, "distributions", lambda **where: [*real(**where), Fake()])
     found = check_deps.problems()
     assert len(found) == 2
     assert "needs numpy==0.1, but" in found[0] and "not-a-package-anywhere>=1, which is not installed" in found[1]
