@@ -164,7 +164,7 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .generation.audio_io import OutputExistsError, check_output_path, write_audio
+    from .generation.audio_io import OutputExistsError, check_output_path, mono_mix, write_audio
 
     try:
         check_output_path(args.output, args.force)
@@ -213,7 +213,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         m = metadata["metrics"]
         tempo_map = metadata.get("tempo_map") or {}
         bars = [tempo_map["beats_s"][i] for i in tempo_map.get("downbeats", [])]
-        beat_timeline(args.plot, audio if audio.ndim == 1 else audio.mean(axis=1), sample_rate, m["music_beats_s"], metadata.get("beats_s", []),
+        beat_timeline(args.plot, mono_mix(audio), sample_rate, m["music_beats_s"], metadata.get("beats_s", []),
                       title=f"{path.name}: {tempo_map.get('summary', 'no tempo map')}",
                       metrics={"F1": m["f1"], "alignment": m["alignment"]}, tolerance=m["tolerance_s"],
                       bars=bars, hits=tempo_map.get("hits_s", []), reference_label="tempo map beats")

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+def mono_mix(audio: np.ndarray) -> np.ndarray:
+    """(n,) audio as is; (n, channels) audio averaged to (n,) (beat tracking and metrics hear the mix)."""
+    return audio if audio.ndim == 1 else audio.mean(axis=1)
+
+
 SUPPORTED_SUFFIXES = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from motionscore.server.evaluation.metrics import track_music_beats
+from .audio_io import mono_mix
 
 MAX_STRETCH = 0.08
 
@@ -105,7 +106,7 @@ def beat_lock(audio: np.ndarray, sample_rate: int, kinematic_beats: np.ndarray,
     the beat F1 against the motion did not improve (music without a clear beat can get worse:
     measured by benchmarks/bench_beatlock.py)."""
     audio = np.asarray(audio, dtype=np.float32)
-    mix = audio if audio.ndim == 1 else audio.mean(axis=1)
+    mix = mono_mix(audio)
     n = mix.size
     duration = n / sample_rate
     _, music_beats = track_music_beats(mix, sample_rate)
@@ -138,8 +139,7 @@ def beat_lock(audio: np.ndarray, sample_rate: int, kinematic_beats: np.ndarray,
         from motionscore.server.evaluation.metrics import beat_scores
 
         result.f1_before = beat_scores(music_beats, kinematic_beats).f1
-        after = result.audio if result.audio.ndim == 1 else result.audio.mean(axis=1)
-        result.f1_after = beat_scores(track_music_beats(after, sample_rate)[1], kinematic_beats).f1
+        result.f1_after = beat_scores(track_music_beats(mono_mix(result.audio), sample_rate)[1], kinematic_beats).f1
         if result.f1_after <= result.f1_before:
             return BeatLockResult(audio.copy(), 0, 0.0, result.f1_before, result.f1_after)
     return result

@@ -14,6 +14,7 @@ from motionscore.shared.rhythm import Rhythm, extract_rhythm
 from motionscore.server import __version__
 from motionscore.server.generation.backbones import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from motionscore.server.evaluation.metrics import score_take
+from motionscore.server.generation.audio_io import mono_mix
 
 
 @dataclass
@@ -76,8 +77,7 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
                          f"{locked.max_stretch * 100:.1f} %), beat F1 {locked.f1_before:.2f} -> {locked.f1_after:.2f}")
         else:
             notes.append("beat lock: kept the take as generated (warping did not bring its beats closer)")
-    mono = audio if audio.ndim == 1 else audio.mean(axis=1)
-    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, mono, generation.sample_rate)
+    metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, mono_mix(audio), generation.sample_rate)
     if rhythm.is_static:
         notes.append("the motion does not move: no kinematic beats, alignment not defined")
     if options.negative_motion and backbone.name == "synth":
