@@ -13,6 +13,11 @@ it wrote with librosa (independent of how the music was made), and prints:
 then the means, and the same figures for the tempo map itself (before any audio).
 
     .venv/bin/python benchmarks/bench_realtempo.py [--data ../shared/data/real] [--views 0,4,8] [--json OUT]
+        [--write-audio DIR]
+
+``--write-audio DIR`` also writes each take as ``DIR/NAME.wav`` with the reference beats
+(``NAME.beats``, ballroom) or the true tempo (``NAME.bpm``), so that any other beat tracker can
+score the same music.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from motionscore.server.evaluation.metrics import beat_scores, track_music_beats  # noqa: E402
+from motionscore.server.evaluation.metrics import (beat_scores, grid_share, interval_cv, tempo_right,  # noqa: E402
+                                                   track_music_beats)
 from motionscore.server.evaluation.real_clips import load_real_clips  # noqa: E402
 from motionscore.server.generation.backbones import load_backbone  # noqa: E402
 from motionscore.server.serving.scoring import score_motion  # noqa: E402
@@ -35,31 +41,6 @@ from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def tempo_right(found: float | None, true: float, tolerance: float = 0.05) -> bool:
-    """Within ``tolerance`` of the true tempo, its double or its half."""
-    return found is not None and any(abs(found * r / true - 1.0) <= tolerance for r in (1.0, 2.0, 0.5))
-
-
-def interval_cv(beats: np.ndarray) -> float | None:
-    """Coefficient of variation of the beat intervals (None for fewer than 3 beats)."""
-    if beats.size < 3:
-        return None
-    intervals = np.diff(beats)
-    return float(intervals.std() / intervals.mean())
-
-
-def grid_share(beats: np.ndarray, bpm: float, duration: float, tolerance: float = 0.1) -> float:
-    """Share of ``beats`` within ``tolerance`` s of a steady grid at ``bpm`` (the best of 200 phases)."""
-    if beats.size == 0:
-        return 0.0
-    period = 60.0 / bpm
-    best = 0.0
-    for phase in np.linspace(0.0, period, 200, endpoint=False):
-        distance = np.abs((beats - phase + period / 2) % period - period / 2)
-        best = max(best, float(np.mean(distance <= tolerance)))
-    return best
 
 
 def measure(beats: np.ndarray, tempo: float | None, clip) -> dict:
@@ -70,7 +51,7 @@ def measure(beats: np.ndarray, tempo: float | None, clip) -> dict:
         row["f1_200ms"] = beat_scores(beats, reference, 0.2).f1
         row["f1_70ms"] = beat_scores(beats, reference, 0.07).f1
     else:
-        row["grid_share"] = grid_share(beats, clip.true_bpm, clip.motion.duration)
+        row["grid_share"] = grid_share(beats, clip.true_bpm)
     return row
 
 
@@ -85,12 +66,27 @@ def means(rows: list[dict]) -> dict:
     return out
 
 
+def write_take(folder: Path, clip, audio: np.ndarray, sample_rate: int) -> None:
+    """``folder/NAME.wav`` and ``NAME.beats`` (the song's beats, seconds) or ``NAME.bpm``."""
+    import soundfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    soundfile.write(folder / f"{clip.name}.wav", audio, sample_rate, subtype="PCM_16")
+    if clip.reference_beats is not None:
+        beats = clip.reference_beats[clip.reference_beats < clip.motion.duration]
+        (folder / f"{clip.name}.beats").write_text("".join(f"{t:.4f}\n" for t in beats))
+    else:
+        (folder / f"{clip.name}.bpm").write_text(f"{clip.true_bpm:g}\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "real",
                         help="folder laid out like ../shared/data/real")
     parser.add_argument("--views", default="0,1,2,3,4,5,6,7,8", help="aistpp-official camera views")
     parser.add_argument("--json", type=Path, default=None, help="write every row here")
+    parser.add_argument("--write-audio", type=Path, default=None, metavar="DIR",
+                        help="also write each take (WAV) and its reference beats or tempo here")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"bench_realtempo: no data folder {args.data}", file=sys.stderr)
@@ -105,6 +101,8 @@ def main(argv=None) -> int:
         tempo_map = measure(rhythm.beat_times, rhythm.tempo_bpm, clip)
         result = score_motion(clip.motion, ScoreOptions(sample_rate=22050), backbone)
         tempo, beats = track_music_beats(result.audio, result.sample_rate)
+        if args.write_audio:
+            write_take(args.write_audio, clip, result.audio, result.sample_rate)
         music = measure(beats, tempo, clip)
         tempo_map["clip"] = music["clip"] = clip.name
         music["kind"] = tempo_map["kind"] = clip.kind

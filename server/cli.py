@@ -286,6 +286,10 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
         for hit in tempo_map.hits:
             nearest = float(np.min(np.abs(rhythm.beat_times - hit)))
             print(f"    hit {hit:8.3f} s: nearest beat {nearest * 1000:.1f} ms away")
+    if tempo_map.accents.size:
+        print(f"  the motion's strongest accents pulled {tempo_map.accents.size} beat"
+              f"{'s' if tempo_map.accents.size != 1 else ''} (soft hits): "
+              + ", ".join(f"{a:.2f}" for a in tempo_map.accents[:8]) + (" ..." if tempo_map.accents.size > 8 else "") + " s")
     head = ", ".join(f"{t:.2f}" for t in rhythm.beat_times[:8])
     print(f"  first beats (s): {head}{' ...' if rhythm.beat_times.size > 8 else ''}")
     return 0

@@ -22,6 +22,8 @@ them. This module does that with the motion's cue envelopes (pure numpy, runs in
 5. **Hits**: user sync points (seconds) are caught exactly: the nearest beat moves onto each hit
    and the beats between two hits are evenly respaced (the tempo bends as little as possible,
    constant between hits); before the first and after the last hit the grid keeps its tempo.
+   Without a user's hit nearby, the motion's most prominent accents (:func:`strong_accents`: a
+   jump's landing, a stamp) act as soft hits: the nearest beat moves halfway onto each.
 
 Times are seconds from the motion's first frame; envelopes are sampled at ``rate`` Hz with sample
 ``i`` at ``(i + 1) / rate`` seconds (see :mod:`.rhythm`).
@@ -42,8 +44,9 @@ BPM_STEP = 1.0025
 #: Prior over the musical octave when no genre is known: centre (BPM) and width (octaves, 1 sigma).
 PRIOR_BPM = 110.0
 PRIOR_OCTAVES = 0.5
-#: A genre's prior is at least this wide (octaves), so clear evidence outside its range still wins.
-MIN_GENRE_OCTAVES = 0.4
+#: Outside a genre's tempo range the prior falls off with this width (octaves, 1 sigma), so clear
+#: evidence outside the range still wins.
+GENRE_TAIL_OCTAVES = 0.25
 #: Least weight of a cue whose tempo evidence disagrees with all the others.
 MIN_AGREEMENT = 0.1
 #: Fine fit: periods within +-FIT_SPAN of the coarse tempo in FIT_STEP steps; phases in 1/4 frame.
@@ -68,6 +71,14 @@ CHANGE_GAIN = 1.25
 MIN_SEGMENT_HOPS = 3
 METERS = (3, 4)
 DEFAULT_METER = 4
+#: Soft hits: an accent counts as one of the motion's hits when its peak is at least
+#: ACCENT_PROMINENCE times the median accent peak; at most one per ACCENT_SPACING_BEATS beats (the
+#: strongest), and only where the steady grid is already within ACCENT_REACH of a period of it, so
+#: catching it bends the tempo a little and never re-phases the grid.
+ACCENT_PROMINENCE = 2.0
+ACCENT_SPACING_BEATS = 8
+ACCENT_REACH = 0.25
+ACCENT_PULL = 0.5
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,7 @@ class TempoMap:
         segments: the tempo segments, in order, covering the beats.
         hits: float64 (h,), the user's sync points in seconds (caught: a beat sits on each).
         duration: the motion's length in seconds.
+        accents: float64 (a,), where the motion's prominent accents pulled a beat (soft hits), s.
     """
 
     beats: np.ndarray
@@ -101,6 +113,7 @@ class TempoMap:
     segments: tuple[TempoSegment, ...]
     hits: np.ndarray = field(default_factory=lambda: np.zeros(0))
     duration: float = 0.0
+    accents: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def tempo_bpm(self) -> float | None:
@@ -139,8 +152,9 @@ class TempoMap:
         segments = tuple(TempoSegment(max(s.start_s, start) - start, min(s.end_s, end) - start, s.bpm)
                          for s in self.segments if s.end_s > start and s.start_s < end)
         hits = self.hits[(self.hits >= start) & (self.hits < end)] - start
+        accents = self.accents[(self.accents >= start) & (self.accents < end)] - start
         return TempoMap(self.beats[keep] - start, downbeats, self.meter, segments, hits,
-                        max(0.0, min(end, self.duration) - start))
+                        max(0.0, min(end, self.duration) - start), accents)
 
     def to_dict(self) -> dict:
         """Plain types for metadata and the protocol."""
@@ -149,7 +163,8 @@ class TempoMap:
                 "downbeats": [int(i) for i in self.downbeats],
                 "segments": [s.to_dict() for s in self.segments],
                 "hits_s": [round(float(h), 4) for h in self.hits],
-                "hits_caught": self.hits_caught(1 / 30), "summary": self.summary()}
+                "hits_caught": self.hits_caught(1 / 30),
+                "accents_s": [round(float(a), 4) for a in self.accents], "summary": self.summary()}
 
 
 def smooth(signal: np.ndarray, sigma: float) -> np.ndarray:
@@ -214,13 +229,18 @@ def family_salience(salience: np.ndarray, bpms: np.ndarray) -> np.ndarray:
 
 
 def tempo_prior(bpms: np.ndarray, tempo_range: tuple[float, float] | None) -> np.ndarray:
-    """Log-normal prior over the musical octave; centred on ``tempo_range`` when one is given."""
+    """Prior over the musical octave, (len(bpms),) in (0, 1].
+
+    Without a genre: log-normal around PRIOR_BPM. With a genre's range (lo, hi) BPM: flat inside
+    the range and log-normal tails (GENRE_TAIL_OCTAVES) outside, because every tempo in a genre's
+    range is as likely as any other (AIST++ spreads its music evenly over 80-130 BPM); a bell
+    centred on the range pulled 120 BPM Street Jazz down to 91-112 BPM in 5 of 9 camera views.
+    """
     if tempo_range is None:
-        centre, width = PRIOR_BPM, PRIOR_OCTAVES
-    else:
-        lo, hi = tempo_range
-        centre, width = float(np.sqrt(lo * hi)), max(MIN_GENRE_OCTAVES, 0.5 * np.log2(hi / lo))
-    return np.exp(-0.5 * (np.log2(bpms / centre) / width) ** 2)
+        return np.exp(-0.5 * (np.log2(bpms / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+    lo, hi = tempo_range
+    outside = np.log2(np.maximum(lo / bpms, bpms / hi).clip(1.0, None))
+    return np.exp(-0.5 * (outside / GENRE_TAIL_OCTAVES) ** 2)
 
 
 def coarse_tempo(cues: list[np.ndarray], rate: float, tempo_range: tuple[float, float] | None = None,
@@ -384,6 +404,39 @@ def _downbeat_offset(env: np.ndarray, rate: float, beats: np.ndarray, meter: int
     return int(np.argmax([strength[r::meter].mean() for r in range(meter)]))
 
 
+def strong_accents(env: np.ndarray, rate: float, beats: np.ndarray, latency_s: float = 0.0) -> np.ndarray:
+    """The motion's own hits (seconds, ascending): where its most prominent accents pull the grid.
+
+    Args:
+        env: (N,) smoothed onset strength, sample ``i`` at ``(i + 1) / rate`` s.
+        beats: (n,) the steady grid's beats in seconds.
+        latency_s: accents come this long after their beat.
+    Each beat's accent is the envelope's maximum within ACCENT_REACH of a period of it. An accent
+    at least ACCENT_PROMINENCE times the median beat's is a hit; the strongest in each
+    ACCENT_SPACING_BEATS-beat stretch is kept, and its beat is pulled ACCENT_PULL of the way to it
+    (a soft hit: the tempo bends a little, the grid never re-phases). A steady pulse (every accent
+    alike) has none.
+    """
+    if beats.size < 4 or env.size < 3:
+        return np.zeros(0)
+    period = float(np.median(np.diff(beats)))
+    reach = int(np.ceil(ACCENT_REACH * period * rate))
+    centres = np.round((beats + latency_s) * rate - 1.0).astype(np.int64)
+    lo, hi = np.clip(centres - reach, 0, env.size - 1), np.clip(centres + reach + 1, 1, env.size)
+    places = [int(a + np.argmax(env[a:b])) if b > a else int(a) for a, b in zip(lo, hi)]
+    strength = env[places]
+    typical = float(np.median(strength))
+    if typical <= 0:
+        return np.zeros(0)
+    order = [i for i in np.argsort(strength)[::-1] if strength[i] >= ACCENT_PROMINENCE * typical]
+    chosen: list[int] = []
+    for i in order:
+        if all(abs(i - j) >= ACCENT_SPACING_BEATS for j in chosen):
+            chosen.append(int(i))
+    pulled = [beats[i] + ACCENT_PULL * ((places[i] + 1.0) / rate - latency_s - beats[i]) for i in sorted(chosen)]
+    return np.asarray(pulled, dtype=np.float64)
+
+
 def catch_hits(beats: np.ndarray, hits: np.ndarray, duration: float) -> np.ndarray:
     """See :func:`catch_hits_counted`; the moved beats only."""
     return catch_hits_counted(beats, hits, duration)[0]
@@ -433,7 +486,8 @@ def catch_hits_counted(beats: np.ndarray, hits: np.ndarray, duration: float) -> 
 
 def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: float, duration: float,
                        tempo_range: tuple[float, float] | None = None, hits=(), tempo_bpm: float | None = None,
-                       meter: int | None = None, latency_s: float = 0.0, fine_span: float = FINE_SPAN) -> TempoMap | None:
+                       meter: int | None = None, latency_s: float = 0.0, fine_span: float = FINE_SPAN,
+                       soft_hits: bool = True) -> TempoMap | None:
     """The tempo map of a motion (see the module docstring).
 
     Args:
@@ -447,6 +501,7 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
         meter: 3 or 4 (None: 4/4).
         latency_s: accents come this long after the beat; the beats are placed that much earlier.
         fine_span: relative range of the grid refit around the spectral tempo (0: none).
+        soft_hits: let the motion's prominent accents pull the grid (not with ``tempo_bpm``).
     Returns:
         the map, or None when the motion has no pulse (and no tempo was given).
     """
@@ -496,11 +551,20 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
     offset = _downbeat_offset(env, rate, beats + latency_s, meter)
     hits = np.sort(np.asarray(hits, dtype=np.float64).reshape(-1))
     hits = hits[(hits >= 0.0) & (hits < duration)]
-    if hits.size:
-        beats, origin = catch_hits_counted(beats, hits, duration)
+    accents = np.zeros(0)
+    if soft_hits and tempo_bpm is None:
+        accents = strong_accents(env, rate, beats, latency_s)
+        period = 60.0 / segments[0].bpm
+        # A user's hit decides its own neighbourhood.
+        far = np.asarray([not hits.size or float(np.min(np.abs(hits - a))) > 2 * period for a in accents], dtype=bool)
+        accents = accents[far] if accents.size else accents
+        accents = accents[(accents >= 0.0) & (accents < duration)]
+    targets = np.sort(np.concatenate([hits, accents]))
+    if targets.size:
+        beats, origin = catch_hits_counted(beats, targets, duration)
         offset += origin  # the bar goes on counting from the same beat
     downbeats = _downbeats(beats, segments, meter, offset)
-    return TempoMap(beats, downbeats, meter, tuple(segments), hits, duration)
+    return TempoMap(beats, downbeats, meter, tuple(segments), hits, duration, accents)
 
 
 def _downbeats(beats: np.ndarray, segments: list[TempoSegment], meter: int, offset: int) -> np.ndarray:

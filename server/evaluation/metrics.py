@@ -184,3 +184,30 @@ def score_take(kinematic_beats: np.ndarray, motion_tempo: float | None, audio: n
         alignment=alignment_score(kinematic_beats, music_beats, sigma),
         bcs=scores.bcs, bhs=scores.bhs, f1=scores.f1, tolerance_s=tolerance,
     )
+
+
+def tempo_right(found: float | None, true: float, tolerance: float = 0.05) -> bool:
+    """Within ``tolerance`` (relative) of the true tempo (BPM), its double or its half."""
+    return found is not None and any(abs(found * r / true - 1.0) <= tolerance for r in (1.0, 2.0, 0.5))
+
+
+def interval_cv(beats: np.ndarray) -> float | None:
+    """Coefficient of variation of the intervals of ``beats`` (n,) in seconds (None for n < 3):
+    a steady song's beats score 0.01-0.03."""
+    if beats.size < 3:
+        return None
+    intervals = np.diff(beats)
+    return float(intervals.std() / intervals.mean())
+
+
+def grid_share(beats: np.ndarray, bpm: float, tolerance: float = 0.1) -> float:
+    """Share of ``beats`` (n,) in seconds within ``tolerance`` s of a steady grid at ``bpm`` (the
+    best of 200 phases): how well music keeps to a dance's steady beat when its song is unknown."""
+    if beats.size == 0:
+        return 0.0
+    period = 60.0 / bpm
+    best = 0.0
+    for phase in np.linspace(0.0, period, 200, endpoint=False):
+        distance = np.abs((beats - phase + period / 2) % period - period / 2)
+        best = max(best, float(np.mean(distance <= tolerance)))
+    return best
