@@ -210,3 +210,47 @@ def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
     assert steady == len(clips)
     assert np.mean(on_grid) >= 0.8
     assert np.mean(f1) >= 0.75
+
+
+def _bench(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes(tmp_path, capsys):
+    """benchmarks/bench_realtempo.py end to end on two synthetic clips laid out like
+    ../shared/data/real (an aistpp2d dance with its tempo, a paired dance with its song's beats)."""
+    from dataclasses import replace
+
+    from motionscore.shared.motion import save_motion
+
+    data = tmp_path / "real"
+    (data / "aistpp2d").mkdir(parents=True)
+    (data / "paired").mkdir()
+    accents = beat_times(12.0, 100)
+    save_motion(replace(synthetic_dance(accents, 12.0, genre="MH", seed=2), extras={"music_bpm": 100.0}),
+                data / "aistpp2d" / "gMH_test.npz")
+    song = beat_times(12.0, 120)
+    save_motion(replace(synthetic_dance(song, 12.0, genre="", seed=3), genre=None), data / "paired" / "DANCE_X_1.npz")
+    (data / "paired" / "DANCE_X_1.beats").write_text("".join(f"{t - ACCENT_LATENCY_S:.4f}\n" for t in song))
+    takes = tmp_path / "takes"
+    assert _bench("bench_realtempo").main(["--data", str(data), "--write-audio", str(takes)]) == 0
+    out = capsys.readouterr().out
+    assert "gMH_test" in out and "DANCE_X_1" in out and "music: tempo within 5 % on 100% of 2 clips" in out
+    assert (takes / "gMH_test.wav").exists() and (takes / "gMH_test.bpm").read_text().strip() == "100"
+    assert np.loadtxt(takes / "DANCE_X_1.beats").size == song.size
+    # The independent-tracker benchmark needs Essentia, which is not a dependency: one line, exit 2.
+    tracker = _bench("bench_independent_tracker")
+    try:
+        import essentia  # noqa: F401
+    except ImportError:
+        assert tracker.main([str(takes)]) == 2
+        assert "essentia is not installed" in capsys.readouterr().err
+    else:
+        assert tracker.main([str(takes)]) == 0

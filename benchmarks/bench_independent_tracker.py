@@ -1,0 +1,89 @@
+"""The real-clip figures again, with a second, independent beat tracker (Essentia's).
+
+``bench_realtempo.py`` tracks the music's beats with librosa, which also serves the product's
+metrics. A different tracker places beats differently (on a plain kick train librosa's beats come
+39 ms after the kicks and Essentia's 14 ms before them), so the same takes are scored here with
+Essentia's ``BeatTrackerMultiFeature``, through the same metric functions:
+
+    .venv/bin/python benchmarks/bench_realtempo.py --write-audio /tmp/takes
+    /tmp/ess/bin/python benchmarks/bench_independent_tracker.py /tmp/takes
+
+Essentia is AGPL-3.0 and not a motionscore dependency; install it in a venv of its own:
+
+    .venv/bin/uv venv -p 3.11 /tmp/ess
+    .venv/bin/uv pip install --python /tmp/ess/bin/python essentia==2.1b6.dev1389 numpy soundfile
+    .venv/bin/uv pip install --python /tmp/ess/bin/python --no-deps -e .
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from motionscore.server.evaluation.metrics import beat_scores, grid_share, interval_cv, tempo_right
+
+ESSENTIA_RATE = 44_100
+
+
+def essentia_beats(path: Path) -> np.ndarray:
+    """Beat times (s) of a WAV file with Essentia's multi-feature tracker (at 44.1 kHz, mono)."""
+    import essentia.standard as es
+    import soundfile
+
+    audio, rate = soundfile.read(path, dtype="float32")
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    if rate != ESSENTIA_RATE:
+        audio = es.Resample(inputSampleRate=rate, outputSampleRate=ESSENTIA_RATE)(audio)
+    beats, _ = es.BeatTrackerMultiFeature()(np.ascontiguousarray(audio, dtype=np.float32))
+    return np.asarray(beats, dtype=np.float64)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("takes", type=Path, help="folder written by bench_realtempo.py --write-audio")
+    args = parser.parse_args(argv)
+    try:
+        import essentia  # noqa: F401
+    except ImportError:
+        print("bench_independent_tracker: essentia is not installed here; see this script's docstring",
+              file=sys.stderr)
+        return 2
+    wavs = sorted(args.takes.glob("*.wav"))
+    if not wavs:
+        print(f"bench_independent_tracker: no .wav files in {args.takes}", file=sys.stderr)
+        return 2
+    rows = []
+    print(f"{'clip':<34} {'true':>6} {'music':>6} {'ok':>3} {'CV':>6} {'grid':>5} {'F1@.2':>6} {'F1@70':>6}")
+    for wav in wavs:
+        beats = essentia_beats(wav)
+        tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else None
+        row = {"cv": interval_cv(beats)}
+        reference = wav.with_suffix(".beats")
+        if reference.exists():
+            song = np.loadtxt(reference, ndmin=1)
+            true = float(60.0 / np.median(np.diff(song)))
+            row["f1_200ms"] = beat_scores(beats, song, 0.2).f1
+            row["f1_70ms"] = beat_scores(beats, song, 0.07).f1
+        else:
+            true = float(wav.with_suffix(".bpm").read_text())
+            row["grid_share"] = grid_share(beats, true)
+        row["tempo_ok"] = tempo_right(tempo, true)
+        rows.append(row)
+        fmt = lambda v, f="{:.2f}": "-" if v is None else f.format(v)  # noqa: E731
+        print(f"{wav.stem:<34} {true:>6.1f} {fmt(tempo, '{:.1f}'):>6} {'yes' if row['tempo_ok'] else 'NO':>3} "
+              f"{fmt(row['cv'], '{:.3f}'):>6} {fmt(row.get('grid_share')):>5} {fmt(row.get('f1_200ms')):>6} "
+              f"{fmt(row.get('f1_70ms')):>6}", flush=True)
+    mean = lambda key: float(np.mean([r[key] for r in rows if key in r])) if any(key in r for r in rows) else float("nan")  # noqa: E731
+    cvs = [r["cv"] for r in rows if r["cv"] is not None]
+    print(f"\nessentia: tempo within 5 % on {mean('tempo_ok'):.0%} of {len(rows)} clips; median beat-interval CV "
+          f"{np.median(cvs):.3f}; AIST++ beats on the grid {mean('grid_share'):.0%}; ballroom F1 "
+          f"{mean('f1_200ms'):.3f} at 0.2 s, {mean('f1_70ms'):.3f} at 70 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
