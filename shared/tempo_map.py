@@ -8,8 +8,9 @@ them. This module does that with the motion's cue envelopes (pure numpy, runs in
    the hips' vertical bounce) the Fourier tempogram times the autocorrelation at the same period
    (the two err in opposite octaves, so their product peaks at the beat, Peeters 2007), each
    normalised and summed; the salience of the half and double tempo is added (a metrical family
-   votes together), weighted by a log-normal prior over the usual dance range (the genre's range
-   when the genre is known). The musical octave inside the family follows the prior.
+   votes together), weighted by a prior over the usual dance range (:func:`tempo_prior`: a
+   log-normal bell without a genre, the genre's range, flat inside, with one). The musical octave
+   inside the family follows the prior.
 2. **Fine tempo and phase** (:func:`fit_grid`): a steady grid is fitted to the onset envelope
    over the whole span, period in 0.1 % steps and phase in sub-frame steps: a 1 % tempo error
    drifts a whole beat within a minute at 120 BPM, so the tempo is measured over the longest
