@@ -216,7 +216,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         beat_timeline(args.plot, mono_mix(audio), sample_rate, m["music_beats_s"], metadata.get("beats_s", []),
                       title=f"{path.name}: {tempo_map.get('summary', 'no tempo map')}",
                       metrics={"F1": m["f1"], "alignment": m["alignment"]}, tolerance=m["tolerance_s"],
-                      bars=bars, hits=tempo_map.get("hits_s", []), reference_label="tempo map beats")
+                      bars=bars, hits=tempo_map.get("hits_s", []), accents=tempo_map.get("accents_s", []),
+                      reference_label="tempo map beats")
     if args.json:
         print(json.dumps({"output": str(path), **metadata}, indent=2))
     else:

@@ -100,6 +100,12 @@ def test_eval_one_and_score_plot(eval_folders, tmp_path, capsys):
     assert main(["score", str(eval_folders / "mot" / "clip0.npz"), "-o", str(tmp_path / "t.wav"), "-q",
                  "--plot", str(score_png)]) == 0
     assert score_png.stat().st_size > 10_000
+    # The map's bars, the user's hits and the motion's soft hits (accents) all draw.
+    from motionscore.server.evaluation.plots import beat_timeline
+
+    drawn = beat_timeline(tmp_path / "map.png", np.zeros(22050 * 4, np.float32), 22050, np.arange(0.5, 4, 0.5),
+                          np.arange(0.5, 4, 0.5), bars=[0.5, 2.5], hits=[1.5], accents=[3.0])
+    assert drawn.stat().st_size > 10_000
 
 
 def test_eval_bad_input(tmp_path, capsys):

@@ -27,10 +27,11 @@ def _tempo_curve(beats: np.ndarray):
 
 def beat_timeline(path: str | Path, audio: np.ndarray, sample_rate: int, music_beats: np.ndarray,
                   kinematic_beats: np.ndarray, title: str = "", metrics: dict | None = None,
-                  tolerance: float = DEFAULT_TOLERANCE, bars=(), hits=(),
+                  tolerance: float = DEFAULT_TOLERANCE, bars=(), hits=(), accents=(),
                   reference_label: str = "kinematic beats (motion)") -> Path:
     """Waveform with music beats, the motion's beats (``reference_label``) and their matches, the
-    tempo map's bar lines and the user's hits; tempo curves below. Times in seconds."""
+    tempo map's bar lines, the user's hits and the motion's accents that acted as soft hits; tempo
+    curves below. Times in seconds."""
     plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 5.5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     t = np.arange(audio.size) / sample_rate
@@ -44,6 +45,8 @@ def beat_timeline(path: str | Path, audio: np.ndarray, sample_rate: int, music_b
         top.axvline(b, ymin=0.0, ymax=0.12, color="black", lw=2.0, label="bars" if i == 0 else None)
     for i, h in enumerate(hits):
         top.plot([h], [0.98], "*", color="tab:orange", ms=12, label="hits" if i == 0 else None)
+    for i, a in enumerate(accents):
+        top.plot([a], [0.98], "d", color="tab:purple", ms=6, label="accents (soft hits)" if i == 0 else None)
     for i, (k, m) in enumerate(match_events(kinematic_beats, music_beats, tolerance)):
         top.plot([k, m], [0.9, 0.75], color="tab:green", lw=2, label=f"matched within {tolerance:g} s" if i == 0 else None)
     top.set_ylim(-1.05, 1.05)
