@@ -72,10 +72,11 @@ CHANGE_GAIN = 1.25
 MIN_SEGMENT_HOPS = 3
 METERS = (3, 4)
 DEFAULT_METER = 4
-#: Soft hits: an accent counts as one of the motion's hits when its peak is at least
-#: ACCENT_PROMINENCE times the median accent peak; at most one per ACCENT_SPACING_BEATS beats (the
-#: strongest), and only where the steady grid is already within ACCENT_REACH of a period of it, so
-#: catching it bends the tempo a little and never re-phases the grid.
+#: Soft hits (:func:`strong_accents`): a beat's accent is the envelope's maximum within
+#: ACCENT_REACH of a period of it; one at least ACCENT_PROMINENCE times the median beat's accent is a
+#: hit (the strongest in each ACCENT_SPACING_BEATS beats), and its beat moves ACCENT_PULL of the way
+#: onto it. On the 29 real clips this moved the map's AIST++ grid share 79.5 -> 81.6 % and its
+#: ballroom F1 0.785 -> 0.790 at 0.2 s, 0.430 -> 0.406 at 70 ms.
 ACCENT_PROMINENCE = 2.0
 ACCENT_SPACING_BEATS = 8
 ACCENT_REACH = 0.25
