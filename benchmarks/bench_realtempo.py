@@ -13,7 +13,10 @@ it wrote with librosa (independent of how the music was made), and prints:
 then the means, and the same figures for the tempo map itself (before any audio).
 
     .venv/bin/python benchmarks/bench_realtempo.py [--data ../shared/data/real] [--views 0,4,8] [--json OUT]
-        [--write-audio DIR]
+        [--write-audio DIR] [--excerpts 6,10]
+
+``--excerpts 6,10`` also scores the tempo map alone on consecutive excerpts of each clip of
+those lengths (seconds): real shots are often short, and the map has less to go on.
 
 ``--write-audio DIR`` also writes each take as ``DIR/NAME.wav`` with the reference beats
 (``NAME.beats``, ballroom) or the true tempo (``NAME.bpm``), so that any other beat tracker can
@@ -85,6 +88,8 @@ def main(argv=None) -> int:
                         help="folder laid out like ../shared/data/real")
     parser.add_argument("--views", default="0,1,2,3,4,5,6,7,8", help="aistpp-official camera views")
     parser.add_argument("--json", type=Path, default=None, help="write every row here")
+    parser.add_argument("--excerpts", default="", metavar="SECONDS",
+                        help="comma-separated excerpt lengths (s) to score the map on, e.g. 6,10")
     parser.add_argument("--write-audio", type=Path, default=None, metavar="DIR",
                         help="also write each take (WAV) and its reference beats or tempo here")
     args = parser.parse_args(argv)
@@ -131,9 +136,41 @@ def main(argv=None) -> int:
               f"{s.get('paired', {}).get('f1_70ms', float('nan')):.3f} at 70 ms")
         print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} clips)"
                                        for k, v in s.items() if k != "all"))
+    for length in [float(x) for x in args.excerpts.split(",") if x.strip()]:
+        summary[f"excerpts_{length:g}s"] = excerpt_figures(clips, length)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0
+
+
+def excerpt_figures(clips, length: float) -> dict:
+    """The map's figures on consecutive ``length``-second excerpts of every clip, by set; printed."""
+    rows = []
+    for clip in clips:
+        frames = int(round(length * clip.motion.fps))
+        for start in range(0, clip.motion.num_frames - frames + 1, max(frames, 1)):
+            part = clip.motion.frames(start, start + frames)
+            reference = None
+            if clip.reference_beats is not None:
+                reference = clip.reference_beats - start / clip.motion.fps
+                reference = reference[(reference >= 0) & (reference < part.duration)]
+            excerpt = type(clip)(clip.name, clip.kind, part, clip.true_bpm, reference)
+            rhythm = extract_rhythm(part)
+            row = measure(rhythm.beat_times, rhythm.tempo_bpm, excerpt)
+            row["kind"] = clip.kind
+            rows.append(row)
+    out = {"all": means(rows)}
+    for kind in ("aistpp2d", "aistpp-official", "paired"):
+        part = [r for r in rows if r["kind"] == kind]
+        if part:
+            out[kind] = means(part)
+    aist = [r for r in rows if r["kind"] != "paired"]
+    print(f"\nmap on {length:g} s excerpts ({len(rows)}): tempo within 5 % on {out['all']['tempo_ok']:.0%}; "
+          f"AIST++ beats on the grid {means(aist).get('grid_share', float('nan')):.0%}; ballroom F1 "
+          f"{out.get('paired', {}).get('f1_200ms', float('nan')):.3f} at 0.2 s")
+    print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} excerpts)"
+                                   for k, v in out.items() if k != "all"))
+    return out
 
 
 if __name__ == "__main__":

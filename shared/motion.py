@@ -88,6 +88,11 @@ class Motion:
             return np.ones(self.keypoints.shape[:2], dtype=np.float32)
         return self.confidence
 
+    def frames(self, start: int, stop: int) -> "Motion":
+        """Frames [start, stop) as a motion of their own (time restarts at 0)."""
+        conf = None if self.confidence is None else self.confidence[start:stop].copy()
+        return replace(self, keypoints=self.keypoints[start:stop].copy(), confidence=conf)
+
     def reversed(self) -> "Motion":
         """The same motion played backwards (used as a negative condition)."""
         conf = None if self.confidence is None else self.confidence[::-1].copy()

@@ -87,3 +87,15 @@ def test_any_valid_shape_roundtrips(tmp_path_factory, frames, joints, fps):
     save_motion(m, path)
     back = load_motion(path)
     assert back.keypoints.shape == (frames, joints, 2) and back.fps == pytest.approx(fps)
+
+
+def test_frames_cuts_a_part_of_the_motion_with_its_confidence():
+    kp = np.arange(10 * 17 * 2, dtype=np.float32).reshape(10, 17, 2)
+    conf = np.linspace(0, 1, 170, dtype=np.float32).reshape(10, 17)
+    m = Motion(kp, 30.0, conf, genre="HO", frame_size=(640, 480))
+    part = m.frames(3, 7)
+    assert part.num_frames == 4 and part.duration == pytest.approx(4 / 30)
+    assert np.array_equal(part.keypoints, kp[3:7]) and np.array_equal(part.confidence, conf[3:7])
+    assert part.genre == "HO" and part.frame_size == (640, 480) and part.fps == 30.0
+    part.keypoints[0, 0, 0] = -1.0  # a copy: the original is untouched
+    assert m.keypoints[3, 0, 0] == kp[3, 0, 0]

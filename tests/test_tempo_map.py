@@ -240,9 +240,11 @@ def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes
     save_motion(replace(synthetic_dance(song, 12.0, genre="", seed=3), genre=None), data / "paired" / "DANCE_X_1.npz")
     (data / "paired" / "DANCE_X_1.beats").write_text("".join(f"{t - ACCENT_LATENCY_S:.4f}\n" for t in song))
     takes = tmp_path / "takes"
-    assert _bench("bench_realtempo").main(["--data", str(data), "--write-audio", str(takes)]) == 0
+    assert _bench("bench_realtempo").main(["--data", str(data), "--write-audio", str(takes), "--excerpts", "6"]) == 0
     out = capsys.readouterr().out
     assert "gMH_test" in out and "DANCE_X_1" in out and "music: tempo within 5 % on 100% of 2 clips" in out
+    # Two 6 s excerpts of each 12 s clip, scored on the map alone.
+    assert "map on 6 s excerpts (4): tempo within 5 % on 100%" in out
     assert (takes / "gMH_test.wav").exists() and (takes / "gMH_test.bpm").read_text().strip() == "100"
     assert np.loadtxt(takes / "DANCE_X_1.beats").size == song.size
     # The independent-tracker benchmark needs Essentia, which is not a dependency: one line, exit 2.
