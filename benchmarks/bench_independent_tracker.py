@@ -59,17 +59,21 @@ def main(argv=None) -> int:
     rows = []
     print(f"{'clip':<34} {'true':>6} {'music':>6} {'ok':>3} {'CV':>6} {'grid':>5} {'F1@.2':>6} {'F1@70':>6}")
     for wav in wavs:
+        reference, bpm_file = wav.with_suffix(".beats"), wav.with_suffix(".bpm")
+        if not reference.exists() and not bpm_file.exists():
+            print(f"bench_independent_tracker: skipped {wav.name}: no {reference.name} or {bpm_file.name} beside it",
+                  file=sys.stderr)
+            continue
         beats = essentia_beats(wav)
         tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else None
         row = {"cv": interval_cv(beats)}
-        reference = wav.with_suffix(".beats")
         if reference.exists():
             song = np.loadtxt(reference, ndmin=1)
             true = float(60.0 / np.median(np.diff(song)))
             row["f1_200ms"] = beat_scores(beats, song, 0.2).f1
             row["f1_70ms"] = beat_scores(beats, song, 0.07).f1
         else:
-            true = float(wav.with_suffix(".bpm").read_text())
+            true = float(bpm_file.read_text())
             row["grid_share"] = grid_share(beats, true)
         row["tempo_ok"] = tempo_right(tempo, true)
         rows.append(row)
@@ -77,6 +81,9 @@ def main(argv=None) -> int:
         print(f"{wav.stem:<34} {true:>6.1f} {fmt(tempo, '{:.1f}'):>6} {'yes' if row['tempo_ok'] else 'NO':>3} "
               f"{fmt(row['cv'], '{:.3f}'):>6} {fmt(row.get('grid_share')):>5} {fmt(row.get('f1_200ms')):>6} "
               f"{fmt(row.get('f1_70ms')):>6}", flush=True)
+    if not rows:
+        print(f"bench_independent_tracker: no take in {args.takes} has its reference beats or tempo", file=sys.stderr)
+        return 2
     mean = lambda key: float(np.mean([r[key] for r in rows if key in r])) if any(key in r for r in rows) else float("nan")  # noqa: E731
     cvs = [r["cv"] for r in rows if r["cv"] is not None]
     print(f"\nessentia: tempo within 5 % on {mean('tempo_ok'):.0%} of {len(rows)} clips; median beat-interval CV "

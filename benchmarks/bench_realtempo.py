@@ -88,8 +88,8 @@ def main(argv=None) -> int:
                         help="folder laid out like ../shared/data/real")
     parser.add_argument("--views", default="0,1,2,3,4,5,6,7,8", help="aistpp-official camera views")
     parser.add_argument("--json", type=Path, default=None, help="write every row here")
-    parser.add_argument("--excerpts", default="", metavar="SECONDS",
-                        help="comma-separated excerpt lengths (s) to score the map on, e.g. 6,10")
+    parser.add_argument("--excerpts", type=excerpt_lengths, default=(), metavar="SECONDS",
+                        help="comma-separated excerpt lengths (s, at least 1) to score the map on, e.g. 6,10")
     parser.add_argument("--write-audio", type=Path, default=None, metavar="DIR",
                         help="also write each take (WAV) and its reference beats or tempo here")
     args = parser.parse_args(argv)
@@ -136,11 +136,22 @@ def main(argv=None) -> int:
               f"{s.get('paired', {}).get('f1_70ms', float('nan')):.3f} at 70 ms")
         print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} clips)"
                                        for k, v in s.items() if k != "all"))
-    for length in [float(x) for x in args.excerpts.split(",") if x.strip()]:
+    for length in args.excerpts:
         summary[f"excerpts_{length:g}s"] = excerpt_figures(clips, length)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0
+
+
+def excerpt_lengths(text: str) -> tuple[float, ...]:
+    """``"6,10"`` -> (6.0, 10.0); a bad list is a one-line usage error (argparse, exit 2)."""
+    try:
+        lengths = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of seconds") from None
+    if not lengths or min(lengths) < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: excerpts must be at least 1 s long")
+    return lengths
 
 
 def excerpt_figures(clips, length: float) -> dict:

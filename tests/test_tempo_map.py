@@ -245,6 +245,10 @@ def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes
     assert "gMH_test" in out and "DANCE_X_1" in out and "music: tempo within 5 % on 100% of 2 clips" in out
     # Two 6 s excerpts of each 12 s clip, scored on the map alone.
     assert "map on 6 s excerpts (4): tempo within 5 % on 100%" in out
+    for bad in ("abc", "0"):  # a usage error in one line, not a traceback
+        with pytest.raises(SystemExit) as exit_:
+            _bench("bench_realtempo").main(["--data", str(data), "--excerpts", bad])
+        assert exit_.value.code == 2 and "--excerpts" in capsys.readouterr().err
     assert (takes / "gMH_test.wav").exists() and (takes / "gMH_test.bpm").read_text().strip() == "100"
     assert np.loadtxt(takes / "DANCE_X_1.beats").size == song.size
     # The independent-tracker benchmark needs Essentia, which is not a dependency: one line, exit 2.
