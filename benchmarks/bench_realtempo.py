@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -165,7 +166,7 @@ def excerpt_figures(clips, length: float) -> dict:
             if clip.reference_beats is not None:
                 reference = clip.reference_beats - start / clip.motion.fps
                 reference = reference[(reference >= 0) & (reference < part.duration)]
-            excerpt = type(clip)(clip.name, clip.kind, part, clip.true_bpm, reference)
+            excerpt = replace(clip, motion=part, reference_beats=reference)
             rhythm = extract_rhythm(part)
             row = measure(rhythm.beat_times, rhythm.tempo_bpm, excerpt)
             row["kind"] = clip.kind

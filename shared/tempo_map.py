@@ -560,8 +560,7 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
         period = 60.0 / segments[0].bpm
         # A user's hit decides its own neighbourhood.
         far = np.asarray([not hits.size or float(np.min(np.abs(hits - a))) > 2 * period for a in accents], dtype=bool)
-        accents = accents[far] if accents.size else accents
-        accents = accents[(accents >= 0.0) & (accents < duration)]
+        accents = accents[far & (accents >= 0.0) & (accents < duration)]
     targets = np.sort(np.concatenate([hits, accents]))
     if targets.size:
         beats, origin = catch_hits_counted(beats, targets, duration)

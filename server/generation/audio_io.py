@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def mono_mix(audio: np.ndarray) -> np.ndarray:
     """(n,) audio as is; (n, channels) audio averaged to (n,) (beat tracking and metrics hear the mix)."""
     return audio if audio.ndim == 1 else audio.mean(axis=1)

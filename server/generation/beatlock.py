@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from motionscore.server.evaluation.metrics import track_music_beats
-from .audio_io import mono_mix
+from motionscore.server.generation.audio_io import mono_mix
 
 MAX_STRETCH = 0.08
 
