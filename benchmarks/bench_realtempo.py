@@ -9,6 +9,7 @@ it wrote with librosa (independent of how the music was made), and prints:
 - the coefficient of variation of the music's beat intervals (a steady song: 0.01-0.03);
 - AIST++: share of the music's beats within 0.1 s of the dance's steady grid (true tempo, best phase);
 - paired: beat F1 at 0.2 s and 70 ms against the song's own beats (``paired/*.beats``);
+- the map's meter (beats per bar) against the music's (3 for the waltzes, 4 for the rest);
 
 then the means, and the same figures for the tempo map itself (before any audio).
 
@@ -47,9 +48,11 @@ from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(beats: np.ndarray, tempo: float | None, clip) -> dict:
+def measure(beats: np.ndarray, tempo: float | None, clip, meter: int | None = None) -> dict:
     row = {"tempo": None if tempo is None else round(float(tempo), 2), "tempo_ok": tempo_right(tempo, clip.true_bpm),
            "cv": interval_cv(beats)}
+    if meter is not None:
+        row["meter"], row["meter_ok"] = int(meter), int(meter) == clip.true_meter
     if clip.reference_beats is not None:
         reference = clip.reference_beats[clip.reference_beats < clip.motion.duration]
         row["f1_200ms"] = beat_scores(beats, reference, 0.2).f1
@@ -63,7 +66,7 @@ def means(rows: list[dict]) -> dict:
     out = {"clips": len(rows), "tempo_ok": float(np.mean([r["tempo_ok"] for r in rows]))}
     cvs = [r["cv"] for r in rows if r["cv"] is not None]
     out["median_cv"] = float(np.median(cvs)) if cvs else None
-    for key in ("grid_share", "f1_200ms", "f1_70ms"):
+    for key in ("grid_share", "f1_200ms", "f1_70ms", "meter_ok"):
         values = [r[key] for r in rows if key in r]
         if values:
             out[key] = float(np.mean(values))
@@ -100,11 +103,12 @@ def main(argv=None) -> int:
     clips = load_real_clips(args.data, tuple(int(v) for v in args.views.split(",")))
     backbone = load_backbone("synth")
     rows = {"map": [], "music": []}
-    print(f"{'clip':<34} {'true':>6} | {'map':>6} {'ok':>3} | {'music':>6} {'ok':>3} {'CV':>6} "
+    print(f"{'clip':<34} {'true':>6} | {'map':>6} {'ok':>3} {'bar':>3} | {'music':>6} {'ok':>3} {'CV':>6} "
           f"{'grid':>5} {'F1@.2':>6} {'F1@70':>6}")
     for clip in clips:
         rhythm = extract_rhythm(clip.motion)
-        tempo_map = measure(rhythm.beat_times, rhythm.tempo_bpm, clip)
+        meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else None
+        tempo_map = measure(rhythm.beat_times, rhythm.tempo_bpm, clip, meter)
         result = score_motion(clip.motion, ScoreOptions(sample_rate=22050), backbone)
         tempo, beats = track_music_beats(result.audio, result.sample_rate)
         if args.write_audio:
@@ -116,7 +120,8 @@ def main(argv=None) -> int:
         rows["music"].append(music)
         fmt = lambda v, f="{:.2f}": "-" if v is None else f.format(v)  # noqa: E731
         print(f"{clip.name:<34} {clip.true_bpm:>6.1f} | {fmt(tempo_map['tempo'], '{:.1f}'):>6} "
-              f"{'yes' if tempo_map['tempo_ok'] else 'NO':>3} | {fmt(music['tempo'], '{:.1f}'):>6} "
+              f"{'yes' if tempo_map['tempo_ok'] else 'NO':>3} {fmt(meter, '{}/4') if meter else '-':>3} | "
+              f"{fmt(music['tempo'], '{:.1f}'):>6} "
               f"{'yes' if music['tempo_ok'] else 'NO':>3} {fmt(music['cv'], '{:.3f}'):>6} "
               f"{fmt(music.get('grid_share')):>5} {fmt(music.get('f1_200ms')):>6} {fmt(music.get('f1_70ms')):>6}",
               flush=True)
@@ -137,6 +142,10 @@ def main(argv=None) -> int:
               f"{s.get('paired', {}).get('f1_70ms', float('nan')):.3f} at 70 ms")
         print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} clips)"
                                        for k, v in s.items() if k != "all"))
+    meters = [r for r in rows["map"] if "meter_ok" in r]
+    waltzes = [r for r, clip in zip(rows["map"], clips) if clip.true_meter == 3 and "meter_ok" in r]
+    print(f"\nmap meter right on {sum(r['meter_ok'] for r in meters)} of {len(meters)} clips "
+          f"({sum(r['meter_ok'] for r in waltzes)} of {len(waltzes)} in 3/4)")
     for length in args.excerpts:
         summary[f"excerpts_{length:g}s"] = excerpt_figures(clips, length)
     if args.json:
@@ -168,7 +177,9 @@ def excerpt_figures(clips, length: float) -> dict:
                 reference = reference[(reference >= 0) & (reference < part.duration)]
             excerpt = replace(clip, motion=part, reference_beats=reference)
             rhythm = extract_rhythm(part)
-            row = measure(rhythm.beat_times, rhythm.tempo_bpm, excerpt)
+            meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else None
+            row = measure(rhythm.beat_times, rhythm.tempo_bpm, excerpt, meter)
+            row["true_meter"] = clip.true_meter
             row["kind"] = clip.kind
             rows.append(row)
     out = {"all": means(rows)}
@@ -182,6 +193,10 @@ def excerpt_figures(clips, length: float) -> dict:
           f"{out.get('paired', {}).get('f1_200ms', float('nan')):.3f} at 0.2 s")
     print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} excerpts)"
                                    for k, v in out.items() if k != "all"))
+    threes = [r for r in rows if r["true_meter"] == 3 and "meter" in r]
+    fours = [r for r in rows if r["true_meter"] == 4 and "meter" in r]
+    print(f"  meter: 3/4 found in {sum(r['meter'] == 3 for r in threes)} of {len(threes)} waltz excerpts and "
+          f"{sum(r['meter'] == 3 for r in fours)} of {len(fours)} others")
     return out
 
 

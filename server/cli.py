@@ -160,7 +160,7 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tempo", type=float, default=None, metavar="BPM",
                         help="impose the tempo instead of estimating it from the motion")
     parser.add_argument("--meter", type=int, default=None, choices=(3, 4),
-                        help="beats per bar (default 4)")
+                        help="beats per bar (default: from the motion, 3 for a waltz's rise and fall, else 4)")
 
 
 def cmd_score(args: argparse.Namespace) -> int:

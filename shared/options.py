@@ -92,7 +92,7 @@ class ScoreOptions:
         hits: sync points in seconds from the motion's first frame that the music must put a beat
             on (e.g. a punch); the tempo bends as little as possible to catch them.
         tempo_bpm: the tempo the music must take (BPM); None estimates it from the motion.
-        meter: beats per bar, 3 or 4; None for 4/4.
+        meter: beats per bar, 3 or 4; None: from the motion (3/4 where its rise and fall says so, else 4/4).
         channels: "mono" or "stereo"; None for the backbone's own (stereo for stableaudio, mono
             for the others). "mono" downmixes a stereo backbone; "stereo" needs a stereo one.
     """

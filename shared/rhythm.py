@@ -344,7 +344,7 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
         genre = genre or motion.genre
         tempo_map = estimate_tempo_map(cues, onset, RHYTHM_FPS, motion.duration, GENRE_TEMPO_RANGE.get(genre),
                                        hits=hits, tempo_bpm=tempo_bpm, meter=meter, latency_s=ACCENT_LATENCY_S,
-                                       independent=independent)
+                                       independent=independent, meter_cue=cues[-1] if independent else None)
     beat_times = tempo_map.beats if tempo_map is not None else np.zeros(0)
     return Rhythm(
         envelope=env.astype(np.float32),

@@ -18,8 +18,9 @@ them. This module does that with the motion's cue envelopes (pure numpy, runs in
 3. **Segments**: local tempi in 12 s windows (searched within the global tempo's family) are
    partitioned into pieces of constant tempo with a penalty per change, so the map changes tempo
    only where the motion clearly does; each piece is refitted, and a new piece starts a new bar.
-4. **Meter and downbeats**: 4/4 unless the user asks for 3/4 (telling 3/4 from the motion failed on
-   the real waltzes we have); the downbeat is the bar position with the strongest accents.
+4. **Meter and downbeats** (:func:`detect_meter`): the user's meter, else 3/4 where the hips'
+   height clearly repeats every three beats rather than every two or four (a waltz's rise and
+   fall), else 4/4; the downbeat is the bar position with the strongest accents.
 5. **Hits**: user sync points (seconds) are caught exactly: the nearest beat moves onto each hit
    and the beats between two hits are evenly respaced (the tempo bends as little as possible,
    constant between hits); before the first and after the last hit the grid keeps its tempo.
@@ -72,6 +73,16 @@ CHANGE_GAIN = 1.25
 MIN_SEGMENT_HOPS = 3
 METERS = (3, 4)
 DEFAULT_METER = 4
+#: 3/4 from the motion (:func:`detect_meter`): the bounce's autocorrelation three beats apart must
+#: exceed the larger of those two and four beats apart by THREE_FOUR_MARGIN, over at least
+#: METER_MIN_BEATS beats (each lag searched within METER_LAG_TOLERANCE). Measured on the real dances
+#: in ../shared/data/real: the two waltzes 0.70 and 0.77; the 18 clips in 4/4 of 24 beats or more
+#: (AIST++, cha-cha, rumba, tango) at most -0.05. On excerpts (``bench_realtempo.py --excerpts``)
+#: none of the 67 in 4/4 of 16-20 s passes and 4 of the 10 waltz excerpts do; shorter excerpts
+#: stay 4/4 rather than risk a false 3/4.
+THREE_FOUR_MARGIN = 0.4
+METER_MIN_BEATS = 24
+METER_LAG_TOLERANCE = 0.04
 #: Soft hits (:func:`strong_accents`): a beat's accent is the envelope's maximum within
 #: ACCENT_REACH of a period of it; one at least ACCENT_PROMINENCE times the median beat's accent is a
 #: hit (the strongest in each ACCENT_SPACING_BEATS beats), and its beat moves ACCENT_PULL of the way
@@ -414,12 +425,57 @@ def _confirmed_pieces(env: np.ndarray, rate: float, bpm: float, bounds: list[int
     return [(p0, p1, level, FIT_SPAN / 2) for p0, p1, level in pieces]
 
 
+def three_four_evidence(bounce: np.ndarray, period: float) -> float:
+    """How much more ``bounce`` (N,) repeats three beats apart than two or four beats apart:
+    autocorrelation at 3 periods minus the larger of those at 2 and 4 (each the best within
+    METER_LAG_TOLERANCE of its lag); ``period`` in samples. NaN when the signal is too short or flat."""
+    x = np.asarray(bounce, dtype=np.float64)
+    top = int(np.ceil(4 * period * (1 + METER_LAG_TOLERANCE))) + 1
+    if period <= 0 or x.size <= top + 1:
+        return float("nan")
+    ac = _autocorrelation(x, top)
+    if ac[0] <= 0:
+        return float("nan")
+    ac = ac / ac[0]
+    stretch = np.linspace(1 - METER_LAG_TOLERANCE, 1 + METER_LAG_TOLERANCE, 9)
+    at = lambda beats: float(np.interp(beats * period * stretch, np.arange(ac.size), ac).max())  # noqa: E731
+    return at(3) - max(at(2), at(4))
+
+
+def detect_meter(bounce: np.ndarray | None, rate: float, beats: np.ndarray) -> int:
+    """3 where the hips' height (``bounce`` (N,) at ``rate`` Hz, sample ``i`` at ``(i + 1) / rate``
+    s) clearly repeats every three of the map's ``beats`` (seconds) rather than every two or four,
+    as a waltz's rise and fall does; else DEFAULT_METER. A dancer bouncing on every beat or every
+    other beat repeats every two and four beats too, so those do not look like 3/4."""
+    if bounce is None or beats.size < METER_MIN_BEATS:
+        return DEFAULT_METER
+    evidence = three_four_evidence(bounce, float(np.median(np.diff(beats))) * rate)
+    return 3 if evidence >= THREE_FOUR_MARGIN else DEFAULT_METER
+
+
 def _downbeat_offset(env: np.ndarray, rate: float, beats: np.ndarray, meter: int) -> int:
     """Index of the first downbeat: the beat position in the bar whose accents are strongest."""
     if beats.size < 2 * meter:
         return 0
     strength = np.interp(beats * rate - 1.0, np.arange(env.size), smooth(env, 0.06 * rate))
     return int(np.argmax([strength[r::meter].mean() for r in range(meter)]))
+
+
+def _lowest_hips_offset(bounce: np.ndarray, rate: float, beats: np.ndarray, meter: int) -> int:
+    """Index of the first downbeat: the beat position in the bar where the hips are lowest, on
+    average over each beat's span (beat +- half a period, so a beat's own dip does not count).
+
+    ``bounce`` (N,) is the hips' detrended image height (pixels grow downwards: lowest = largest)
+    at ``rate`` Hz, sample ``i`` at ``(i + 1) / rate`` s; ``beats`` in seconds.
+    """
+    if beats.size < 2 * meter:
+        return 0
+    half = 0.5 * float(np.median(np.diff(beats))) * rate
+    sums = np.concatenate([[0.0], np.cumsum(np.asarray(bounce, dtype=np.float64))])
+    lo = np.clip(np.round(beats * rate - 1.0 - half).astype(int), 0, bounce.size)
+    hi = np.clip(np.round(beats * rate - 1.0 + half).astype(int), 0, bounce.size)
+    height = (sums[hi] - sums[lo]) / np.maximum(hi - lo, 1)
+    return int(np.argmax([height[r::meter].mean() for r in range(meter)]))
 
 
 def strong_accents(env: np.ndarray, rate: float, beats: np.ndarray, latency_s: float = 0.0) -> np.ndarray:
@@ -505,7 +561,8 @@ def catch_hits_counted(beats: np.ndarray, hits: np.ndarray, duration: float) -> 
 def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: float, duration: float,
                        tempo_range: tuple[float, float] | None = None, hits=(), tempo_bpm: float | None = None,
                        meter: int | None = None, latency_s: float = 0.0, fine_span: float = FINE_SPAN,
-                       soft_hits: bool = True, independent: int = 0) -> TempoMap | None:
+                       soft_hits: bool = True, independent: int = 0,
+                       meter_cue: np.ndarray | None = None) -> TempoMap | None:
     """The tempo map of a motion (see the module docstring).
 
     Args:
@@ -516,12 +573,13 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
         tempo_range: the genre's usual tempo range (BPM) for the octave prior, or None.
         hits: sync points in seconds that a beat must land on.
         tempo_bpm: the user's tempo: no estimate, one steady segment at exactly this tempo.
-        meter: 3 or 4 (None: 4/4).
+        meter: 3 or 4 (None: :func:`detect_meter` on ``meter_cue``, 4/4 without one).
         latency_s: accents come this long after the beat; the beats are placed that much earlier.
         fine_span: relative range of the grid refit around the spectral tempo (0: none).
         soft_hits: let the motion's prominent accents pull the grid (not with ``tempo_bpm``).
         independent: the last this many cues are measured independently of the others (the hips'
             height among joint speeds), so the others' majority does not outvote them.
+        meter_cue: (N,) the hips' vertical bounce at ``rate`` Hz, to tell 3/4 from 4/4, or None.
     Returns:
         the map, or None when the motion has no pulse (and no tempo was given).
     """
@@ -564,11 +622,16 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
     while beats[-1] + last_period < duration:
         beats = np.append(beats, beats[-1] + last_period)
     beats = beats[(beats >= 0.0) & (beats < duration)]
-    # 4/4 unless asked: measured on the real dances in ../shared/data/real, the accents of the two
-    # waltzes did not repeat every three beats more than every four, and a 3/4 test fired on
-    # 4/4 hip-hop, so the motion never switches the meter by itself.
-    meter = int(meter) if meter in METERS else DEFAULT_METER
-    offset = _downbeat_offset(env, rate, beats + latency_s, meter)
+    # The accents of the two real waltzes repeat every four beats as much as every three; their
+    # hips' rise and fall is what shows the bar (see THREE_FOUR_MARGIN).
+    meter = int(meter) if meter in METERS else detect_meter(meter_cue, rate, beats)
+    # A waltz's bar is its rise and fall, lowest on the downbeat: on both real waltzes this puts
+    # the bars on the downbeats madmom finds in their songs, where the strongest accents fell on
+    # the second or third beat.
+    if meter == 3 and meter_cue is not None:
+        offset = _lowest_hips_offset(meter_cue, rate, beats, meter)
+    else:
+        offset = _downbeat_offset(env, rate, beats + latency_s, meter)
     hits = np.sort(np.asarray(hits, dtype=np.float64).reshape(-1))
     hits = hits[(hits >= 0.0) & (hits < duration)]
     accents = np.zeros(0)

@@ -115,3 +115,60 @@ def test_table_sawtooth_matches_the_additive_one(freq, harmonics, sr):
     k = np.arange(1, max(1, min(harmonics, int((sr / 2) / freq))) + 1)
     additive = (np.sin(2 * np.pi * freq * np.outer(t, k)) / k).sum(axis=1) * (2 / np.pi)
     assert np.abs(_saw(freq, n, sr, harmonics) - additive).max() < 1e-3
+
+
+def test_bar_positions_follow_the_maps_downbeats_and_a_new_segments_bar():
+    from motionscore.server.generation.backbones.synth import bar_positions
+
+    # Grid beat 2 is the map's beat 0; bars of 3 start at map beats 1, 4, 7 and, after a tempo
+    # change, 9 (the previous bar cut short).
+    bars, beats_in_bar = bar_positions(12, 2, np.array([1, 4, 7, 9]), 3)
+    assert bars.tolist() == [-1, -1, -1, 0, 0, 0, 1, 1, 1, 2, 2, 3]
+    assert beats_in_bar.tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0]
+    bars, beats_in_bar = bar_positions(6, 0, None, 4)  # no map: bars from the first beat
+    assert bars.tolist() == [0, 0, 0, 0, 1, 1] and beats_in_bar.tolist() == [0, 1, 2, 3, 0, 1]
+
+
+@pytest.mark.parametrize("genre", ["JB", "BR", "HO"])
+def test_the_music_plays_the_maps_bars_in_three_four(genre, monkeypatch):
+    """In 3/4 the bass sounds only in the first beat of each of the map's bars and the chords on
+    its second and third beats ("oom-pah-pah"), from the map's downbeats on (a pickup before the
+    first); the take records its meter."""
+    from motionscore.server.generation.backbones import synth
+
+    struck = []
+    for name in ("bass", "chord"):
+        make = getattr(synth.voices, name)
+
+        def tagged(*args, _make=make, _name=name, **kwargs):
+            note = _make(*args, **kwargs)
+            struck.append((_name, note))
+            return note
+        monkeypatch.setattr(synth.voices, name, tagged)
+    played = []
+    add = synth._Mixer.add
+    monkeypatch.setattr(synth._Mixer, "add", lambda self, t, note, gain: (played.append((t, note)), add(self, t, note, gain)))
+    accents = beat_times(24.0, 100)
+    rhythm = extract_rhythm(synthetic_dance(accents, 24.0, genre="JB", seed=2), meter=3)
+    request = GenerationRequest(rhythm=rhythm, duration=24.0, sample_rate=SR, genre=genre, seed=0)
+    out = load_backbone("synth").generate(request)
+    assert out.info["meter"] == 3
+    kinds = {id(note): name for name, note in struck}
+    beats, downbeats = rhythm.tempo_map.beats, rhythm.tempo_map.downbeats
+    inside = (beats >= beats[downbeats[0]]) & (beats < beats[downbeats[-1]])
+    position = np.full(beats.size, -1)
+    for offset in range(3):
+        position[np.clip(downbeats + offset, 0, beats.size - 1)] = offset
+    period = 60.0 / rhythm.tempo_bpm
+    chords = np.array([t for t, note in played if kinds.get(id(note)) == "chord"])
+    basses = np.array([t for t, note in played if kinds.get(id(note)) == "bass"])
+    for t in chords[(chords >= beats[downbeats[0]]) & (chords < beats[downbeats[-1]])]:
+        nearest = int(np.argmin(np.abs(beats - t)))
+        assert abs(beats[nearest] - t) < 1e-3 and position[nearest] in (1, 2)
+    for k in np.flatnonzero(inside & (position > 0)):
+        assert np.min(np.abs(chords - beats[k])) < 1e-3  # every "pah" is there
+    # Before the first downbeat a pickup of plain kicks and hats: no bass, no chords.
+    assert not np.any(chords < beats[downbeats[0]] - 1e-3) and not np.any(basses < beats[downbeats[0]] - 1e-3)
+    for t in basses[(basses >= beats[downbeats[0]]) & (basses < beats[downbeats[-1]])]:
+        bar_start = beats[downbeats][np.searchsorted(beats[downbeats], t + 1e-6) - 1]
+        assert t - bar_start < period - 1e-3  # within the bar's first beat

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,8 +13,9 @@ from hypothesis import strategies as st
 from motionscore.server.evaluation.metrics import beat_scores
 from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.rhythm import ACCENT_LATENCY_S, extract_rhythm
-from motionscore.shared.tempo_map import (ACCENT_PULL, TempoMap, TempoSegment, _agreement, catch_hits, coarse_tempo,
-                                          estimate_tempo_map, partition, strong_accents, tempo_prior)
+from motionscore.shared.tempo_map import (ACCENT_PULL, METER_MIN_BEATS, TempoMap, TempoSegment, _agreement, catch_hits,
+                                          coarse_tempo, detect_meter, estimate_tempo_map, partition, strong_accents,
+                                          tempo_prior)
 
 
 @settings(max_examples=12, deadline=None)
@@ -87,6 +89,51 @@ def test_user_tempo_and_meter_are_obeyed():
     # A tempo for a motion that does not move still gives a grid (the user asked for it).
     still = extract_rhythm(static_motion(150), tempo_bpm=120.0)
     assert still.beat_times.size >= 9 and np.allclose(np.diff(still.beat_times), 0.5)
+
+
+def _rise_and_fall(motion, beats: np.ndarray, beats_per_bar: int, depth_px: float = 18.0, first: int = 0):
+    """``motion`` with the body above the ankles rising and falling once per bar of
+    ``beats_per_bar`` beats, lowest on the bars' first beats (``beats[first::beats_per_bar]``)."""
+    t = np.arange(motion.num_frames) / motion.fps
+    bar = (np.interp(t, beats, np.arange(beats.size), left=np.nan, right=np.nan) - first) / beats_per_bar
+    lowered = depth_px * np.cos(2 * np.pi * np.nan_to_num(bar))  # image y grows downwards
+    keypoints = motion.keypoints.copy()
+    body = [i for i, name in enumerate(motion.names) if "ankle" not in str(name)]
+    keypoints[:, body, 1] += lowered[:, None].astype(np.float32)
+    return replace(motion, keypoints=keypoints)
+
+
+@settings(max_examples=8, deadline=None)
+@given(bpm=st.floats(80, 130), first=st.integers(0, 2), seed=st.integers(0, 20))
+def test_a_waltz_rise_and_fall_gives_three_four_bars_on_its_lowest_beats(bpm, first, seed):
+    """Arms hitting every beat, the body lowest every third beat: 3/4, bars on the low beats; the
+    same dancer rising every second or fourth beat stays in 4/4, and the user's meter wins."""
+    seconds = 24.0
+    beats = beat_times(seconds, bpm)
+    arms = synthetic_dance(beats, seconds, genre="WA", seed=seed)  # hips still: no bounce of its own
+    waltz = extract_rhythm(_rise_and_fall(arms, beats, 3, first=first))
+    tempo_map = waltz.tempo_map
+    assert tempo_map.tempo_bpm == pytest.approx(bpm, rel=0.02)
+    assert tempo_map.meter == 3 and np.all(np.diff(tempo_map.downbeats) == 3)
+    low = beats[first::3] - ACCENT_LATENCY_S
+    assert beat_scores(tempo_map.beats[tempo_map.downbeats], low, 0.1).f1 >= 0.9
+    assert extract_rhythm(_rise_and_fall(arms, beats, 3, first=first), meter=4).tempo_map.meter == 4
+    for other in (2, 4):
+        assert extract_rhythm(_rise_and_fall(arms, beats, other, first=first)).tempo_map.meter == 4
+    assert extract_rhythm(arms).tempo_map.meter == 4
+
+
+def test_detect_meter_needs_a_clear_and_long_enough_three_beat_repeat():
+    rate, period = 60.0, 36.0  # 100 BPM
+    t = np.arange(int(30 * rate)) / rate
+    beats = np.arange(0.3, 30, period / rate)
+    bar = lambda k: np.cos(2 * np.pi * (t - 0.3) * rate / (k * period))  # noqa: E731
+    assert detect_meter(bar(3), rate, beats) == 3
+    assert detect_meter(bar(2), rate, beats) == 4 and detect_meter(bar(4), rate, beats) == 4
+    assert detect_meter(bar(1), rate, beats) == 4  # a bounce on every beat repeats every 2 and 4
+    assert detect_meter(np.random.default_rng(0).normal(size=t.size), rate, beats) == 4
+    assert detect_meter(None, rate, beats) == 4
+    assert detect_meter(bar(3), rate, beats[:METER_MIN_BEATS - 1]) == 4  # too short to tell
 
 
 def test_a_still_shot_with_hits_gets_a_grid_that_catches_them():
@@ -220,6 +267,7 @@ def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
     right, steady, on_grid, f1 = 0, 0, [], []
     for clip in clips:
         rhythm = extract_rhythm(clip.motion)
+        assert rhythm.tempo_map.meter == clip.true_meter, clip.name  # the waltzes in 3/4, the rest 4/4
         right += tempo_right(rhythm.tempo_bpm, clip.true_bpm)
         steady += len(rhythm.tempo_map.segments) == 1
         if clip.reference_beats is None:

@@ -28,13 +28,17 @@ OFFICIAL_FPS = 60.0
 @dataclass(frozen=True)
 class RealClip:
     """One real dance: ``motion``, its music's tempo in BPM, and the song's beats in seconds from
-    the motion's first frame (None where the song is not available)."""
+    the motion's first frame (None where the song is not available).
+
+    ``true_meter`` is the music's beats per bar: 3 for the ballroom waltzes (``DANCE_W_*``), else 4
+    (AIST++ music, cha-cha and rumba are in 4/4, tango in 2/4, which 4/4 bars also fit)."""
 
     name: str
     kind: str  # "aistpp2d", "aistpp-official" or "paired"
     motion: Motion
     true_bpm: float
     reference_beats: np.ndarray | None = None
+    true_meter: int = 4
 
 
 def aist_music_bpm(music_id: str) -> float:
@@ -67,5 +71,6 @@ def load_real_clips(root: Path, views: tuple[int, ...] = tuple(range(9))) -> lis
                                   aist_music_bpm(music_id(path.stem))))
     for path in sorted((root / "paired").glob("*.npz")):
         beats = read_beats(path.with_suffix(".beats"))
-        clips.append(RealClip(path.stem, "paired", load_motion(path), float(60.0 / np.median(np.diff(beats))), beats))
+        clips.append(RealClip(path.stem, "paired", load_motion(path), float(60.0 / np.median(np.diff(beats))), beats,
+                              3 if path.stem.startswith("DANCE_W_") else 4))
     return clips

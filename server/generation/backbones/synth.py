@@ -1,9 +1,10 @@
 """`synth`: a procedural, beat-locked temp-track generator (drums, bass, harmony) needing no weights.
 
-The kinematic beats of the motion become the music's beat grid: every beat of the track sits on a
-beat of the dance, the grid is extended at the tempo of the nearest beats before the first and
-after the last kinematic beat, and tempo changes are followed beat by beat. The first kinematic
-beat is a downbeat. Each of the 10 AIST++ genres has its own drum pattern, swing, bass line,
+The tempo map's beats become the music's beat grid: every beat of the track sits on a beat of the
+map, the grid is extended at the tempo of the nearest beats before the first and after the last,
+and tempo changes are followed beat by beat. Bars follow the map's meter and downbeats (3/4 plays
+the style's "oom-pah-pah" bar, :func:`.synth_styles.bar_patterns`); without a map the first beat
+is a downbeat, in 4/4. Each of the 10 AIST++ genres has its own drum pattern, swing, bass line,
 chord progression and timbres (:mod:`.synth_styles`). The seed picks the key, the progression and
 the fills; the same request and seed give bit-identical audio.
 """
@@ -16,7 +17,7 @@ from motionscore.shared.genres import GENRE_CODES, GENRE_NAMES
 
 from . import synth_voices as voices
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from .synth_styles import STYLES, Style, chord_notes
+from .synth_styles import STYLES, BarPatterns, Style, bar_patterns, chord_notes
 
 GAINS = {"kick": 0.9, "snare": 0.35, "hat": 0.15, "bass": 0.45, "chord": 0.25}
 OFFBEAT_KICK = 0.6
@@ -34,12 +35,12 @@ PEAK = 0.89  # -1 dBFS
 
 
 def beat_grid(beats: np.ndarray, duration: float, default_bpm: float) -> tuple[np.ndarray, int]:
-    """Beat times covering [0, duration] and the index of the first kinematic beat.
+    """Beat times covering [0, duration] and the index of the first of ``beats`` in them.
 
     Args:
-        beats: kinematic beat times (s), ascending; fewer than 2 means no usable pulse.
+        beats: the tempo map's beat times (s), ascending; fewer than 2 means no usable pulse.
     Returns:
-        (grid (n,) seconds with grid[0] <= 0 and grid[-1] >= duration, index of the downbeat).
+        (grid (n,) seconds with grid[0] <= 0 and grid[-1] >= duration, index of ``beats[0]``).
     """
     beats = np.asarray(beats, dtype=np.float64)
     if beats.size < 2:
@@ -52,6 +53,27 @@ def beat_grid(beats: np.ndarray, duration: float, default_bpm: float) -> tuple[n
     after = int(np.ceil(max(duration - beats[-1], 0.0) / last_period))
     tail = beats[-1] + last_period * np.arange(1, after + 1)
     return np.concatenate([head, beats, tail]), before
+
+
+def bar_positions(size: int, first: int, downbeats: np.ndarray | None, meter: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bar number, beat in the bar), each (size,), for every beat of a grid whose beat ``first``
+    is the map's beat 0.
+
+    ``downbeats``: indices into the map's beats where bars start (every ``meter`` beats within a
+    tempo segment; a new segment starts a new bar); None or empty: a bar every ``meter`` beats from
+    grid beat ``first``. Before the first and after the last downbeat, bars of ``meter`` beats.
+    """
+    index = np.arange(size) - first
+    starts = np.asarray(downbeats if downbeats is not None else [], dtype=np.int64)
+    if starts.size == 0:
+        starts = np.zeros(1, dtype=np.int64)
+    last = np.searchsorted(starts, index, side="right") - 1  # the latest bar start at or before
+    before = last < 0
+    anchor = starts[np.maximum(last, 0)]
+    rel = index - anchor
+    bars = np.where(before, rel // meter, np.maximum(last, 0) + rel // meter)
+    beat_in_bar = rel % meter
+    return bars.astype(np.int64), beat_in_bar.astype(np.int64)
 
 
 def choose_genre(tempo_bpm: float | None, seed: int) -> str:
@@ -108,14 +130,17 @@ class SynthBackbone(Backbone):
             notes.append(f"no kinematic beats found: steady {style.default_bpm:g} BPM")
         if request.prompt:
             notes.append("synth ignores the text prompt (use an ML backbone for text control)")
-        grid, downbeat = beat_grid(rhythm.beat_times, request.duration, style.default_bpm)
+        grid, first = beat_grid(rhythm.beat_times, request.duration, style.default_bpm)
+        tempo_map = rhythm.tempo_map
+        meter = tempo_map.meter if tempo_map is not None else 4
+        bars = bar_positions(grid.size, first, tempo_map.downbeats if tempo_map is not None else None, meter)
         key_root = int(rng.integers(0, 12))
         progression = style.progressions[int(rng.integers(len(style.progressions)))]
         mixer = _Mixer(request.num_samples, sr)
-        _render(mixer, style, grid, downbeat, key_root, progression, rng, progress)
+        _render(mixer, style, bar_patterns(style, meter), grid, bars, key_root, progression, rng, progress)
         audio = _master(mixer.buffer, sr)
         tempo = float(60.0 / np.median(np.diff(grid))) if grid.size >= 2 else style.default_bpm
-        info = {"tempo_bpm": round(tempo, 2), "key": _key_name(key_root, style.minor),
+        info = {"tempo_bpm": round(tempo, 2), "meter": meter, "key": _key_name(key_root, style.minor),
                 "progression": list(progression), "style": style.name}
         return Generation(audio=audio, sample_rate=sr, genre=genre, notes=notes, info=info)
 
@@ -125,8 +150,10 @@ def _key_name(root: int, minor: bool) -> str:
     return names[root % 12] + (" minor" if minor else " major")
 
 
-def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_root: int,
-            progression: tuple[str, ...], rng: np.random.Generator, progress: ProgressFn) -> None:
+def _render(mixer: _Mixer, style: Style, bar: BarPatterns, grid: np.ndarray, bars: tuple[np.ndarray, np.ndarray],
+            key_root: int, progression: tuple[str, ...], rng: np.random.Generator, progress: ProgressFn) -> None:
+    """Render ``style`` with the bar ``bar`` onto ``grid`` (n,) beat times in seconds, whose
+    beats have (bar number, beat in the bar) ``bars``."""
     sr = mixer.sr
     drum_rng = np.random.default_rng(rng.integers(1 << 31))
     kick = voices.kick(sr, drum_rng)
@@ -142,7 +169,10 @@ def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_ro
             note_cache[key] = make()
         return note_cache[key]
 
-    fill_bars = {b for b in range(-2, len(grid) // 4 + 2) if b % 8 == 7 and rng.random() < 0.7}
+    meter = bar.steps // 4
+    bar_numbers, beats_in_bar = bars
+    fill_bars = {b for b in range(int(bar_numbers.min()), int(bar_numbers.max()) + 1)
+                 if b % 8 == 7 and rng.random() < 0.7}
     total_beats = len(grid) - 1
     for k in range(total_beats):
         if k % 4 == 0:
@@ -150,9 +180,14 @@ def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_ro
         start, period = grid[k], grid[k + 1] - grid[k]
         fast = period < 60.0 / FAST_BPM
         slow = period > 60.0 / SLOW_BPM
-        rel = k - downbeat
-        bar, beat_in_bar = rel // 4, rel % 4
-        chord_symbol = progression[bar % len(progression)]
+        bar_number, beat_in_bar = int(bar_numbers[k]), int(beats_in_bar[k])
+        # Before the map's first downbeat the take plays a pickup of plain quarter kicks and hats.
+        # Entering a bar on its backbeat made librosa hear a 120 BPM house take as 80 BPM and an
+        # 80 BPM break take as 160 (synthetic takes of every style, 80-140 BPM, all four bar
+        # phases: 2 of 80 at 48 kHz and 1 of 72 at 22.05 kHz, all entering on beat 2 or 4; none
+        # with the pickup).
+        pickup = bar_number < 0
+        chord_symbol = progression[bar_number % len(progression)]
         bass_root, chord_pitches = chord_notes(chord_symbol, key_root, style.minor)
         for j in range(4):
             step = beat_in_bar * 4 + j
@@ -164,28 +199,32 @@ def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_ro
             # half or double time); the style's own off-quarter kicks add the groove, softer.
             if j == 0:
                 mixer.add(t, kick, GAINS["kick"] * human)
-            elif style.kick[step] != ".":
+                if pickup:
+                    mixer.add(t, closed, GAINS["hat"] * human)
+            if pickup:
+                continue
+            if j != 0 and bar.kick[step] != ".":
                 mixer.add(t, kick, GAINS["kick"] * (EDGE_OFFBEAT_KICK if slow or fast else OFFBEAT_KICK) * human)
-            fill = bar in fill_bars and beat_in_bar == 3 and j in (1, 2, 3)
-            if style.snare[step] != "." or fill:
+            fill = bar_number in fill_bars and beat_in_bar == meter - 1 and j in (1, 2, 3)
+            if bar.snare[step] != "." or fill:
                 mixer.add(t, backbeat, GAINS["snare"] * human * (0.6 if fill else 1.0))
             elif j == 0 and fast:
                 # Above ~130 BPM a backbeat on 2 and 4 only reads as half time: ghost 1 and 3.
                 mixer.add(t, backbeat, GAINS["snare"] * FAST_GHOST * human)
-            hat = style.hats[step]
+            hat = bar.hats[step]
             if hat != ".":
                 accent = 1.0 if j == 0 else (0.6 * SLOW_OFFBEAT_HAT if slow else 0.6)
                 mixer.add(t, opened if hat == "o" else closed, GAINS["hat"] * accent * human)
-            b = style.bass[step]
+            b = bar.bass[step]
             if b != ".":
-                length = period * _steps_until_next(style.bass, step) / 4
+                length = period * _steps_until_next(bar.bass, step) / 4
                 pitch = bass_root + {"x": 0, "5": 7, "8": 12}[b]
                 note = cached(("bass", pitch, round(length, 2)),
                               lambda: voices.bass(sr, pitch, round(length, 2), style.bass_voice))
                 mixer.add(t, note, GAINS["bass"] * pitched * human)
-            if style.chord_rhythm[step] != ".":
-                length = period * _steps_until_next(style.chord_rhythm, step) / 4
-                length = min(length, period * 4) if style.chord_voice != "stab" else min(length, period / 2)
+            if bar.chord_rhythm[step] != ".":
+                length = period * _steps_until_next(bar.chord_rhythm, step) / 4
+                length = min(length, period * meter) if style.chord_voice != "stab" else min(length, period / 2)
                 note = cached(("chord", chord_symbol, round(length, 2)),
                               lambda: voices.chord(sr, chord_pitches, round(length, 2), style.chord_voice))
                 mixer.add(t, note, GAINS["chord"] * pitched * human)
@@ -194,10 +233,11 @@ def _render(mixer: _Mixer, style: Style, grid: np.ndarray, downbeat: int, key_ro
 
 def _steps_until_next(pattern: str, step: int) -> int:
     """Sixteenths from ``step`` to the next hit in the (cyclic) pattern, at least 1."""
-    for distance in range(1, 17):
-        if pattern[(step + distance) % 16] != ".":
+    size = len(pattern)
+    for distance in range(1, size + 1):
+        if pattern[(step + distance) % size] != ".":
             return distance
-    return 16
+    return size
 
 
 def _master(buffer: np.ndarray, sr: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Patterns are one bar of 4/4 in sixteenths ("x" hit, "o" soft hit / open hat, "." rest). Every
 style puts a kick or a snare/clap on each quarter note so that the beat is unambiguous: the track
-is a temp track whose job is to make the motion's beats audible.
+is a temp track whose job is to make the motion's beats audible. :func:`bar_patterns` gives a
+style's bar in another meter (3/4: the style's first beat, then "oom-pah-pah").
 """
 
 from __future__ import annotations
@@ -25,6 +26,34 @@ class Style:
     chord_rhythm: str       # where chords are struck in the bar
     progressions: tuple[tuple[str, ...], ...]  # chord symbols relative to the key, one per bar
     minor: bool
+
+
+@dataclass(frozen=True)
+class BarPatterns:
+    """One bar of a style in some meter: patterns of 4 sixteenths per beat (``4 * meter`` steps)."""
+
+    kick: str
+    snare: str
+    hats: str
+    bass: str
+    chord_rhythm: str
+
+    @property
+    def steps(self) -> int:
+        return len(self.kick)
+
+
+def bar_patterns(style: Style, meter: int) -> BarPatterns:
+    """The style's bar in ``meter`` beats: 4/4 as written; 3/4 keeps the style's first beat (its
+    kick, hats and bass) and its hats over three beats, and puts the backbeat and the chords on
+    beats 2 and 3, the waltz's "oom-pah-pah"."""
+    if meter == 4:
+        return BarPatterns(style.kick, style.snare, style.hats, style.bass, style.chord_rhythm)
+    if meter != 3:
+        raise ValueError(f"meter must be 3 or 4, got {meter!r}")
+    pah = "....x...x..."
+    return BarPatterns(kick=style.kick[:4] + "." * 8, snare=pah, hats=style.hats[:12],
+                       bass=style.bass[:4] + "." * 8, chord_rhythm=pah)
 
 
 # Chord symbols: roman degree + quality; the synth turns them into MIDI notes in the chosen key.
