@@ -7,7 +7,8 @@ them. This module does that with the motion's cue envelopes (pure numpy, runs in
 1. **Tempo** (:func:`tempo_salience`): for each cue (whole-body deceleration, feet deceleration,
    the hips' vertical bounce) the Fourier tempogram times the autocorrelation at the same period
    (the two err in opposite octaves, so their product peaks at the beat, Peeters 2007), each
-   normalised and summed; the salience of the half and double tempo is added (a metrical family
+   normalised and summed, weighted by how well it agrees with the others (:func:`_agreement`; the
+   bounce, measured from position where the others come from speed, is not outvoted); the salience of the half and double tempo is added (a metrical family
    votes together), weighted by a prior over the usual dance range (:func:`tempo_prior`: a
    log-normal bell without a genre, the genre's range, flat inside, with one). The musical octave
    inside the family follows the prior.
@@ -20,7 +21,8 @@ them. This module does that with the motion's cue envelopes (pure numpy, runs in
    only where the motion clearly does; each piece is refitted, and a new piece starts a new bar.
 4. **Meter and downbeats** (:func:`detect_meter`): the user's meter, else 3/4 where the hips'
    height clearly repeats every three beats rather than every two or four (a waltz's rise and
-   fall), else 4/4; the downbeat is the bar position with the strongest accents.
+   fall), else 4/4; the downbeat is the bar position with the strongest accents, in 3/4 the one
+   where the hips are lowest.
 5. **Hits**: user sync points (seconds) are caught exactly: the nearest beat moves onto each hit
    and the beats between two hits are evenly respaced (the tempo bends as little as possible,
    constant between hits); before the first and after the last hit the grid keeps its tempo.
