@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from motionscore.server.evaluation.metrics import beat_scores, grid_share, interval_cv, tempo_right
+from motionscore.server.generation.audio_io import mono_mix
 
 ESSENTIA_RATE = 44_100
 MADMOM_RATE = 44_100
@@ -49,7 +50,7 @@ def mono(path: Path) -> tuple[np.ndarray, int]:
     import soundfile
 
     audio, rate = soundfile.read(path, dtype="float32")
-    return (audio.mean(axis=1) if audio.ndim > 1 else audio), int(rate)
+    return mono_mix(audio), int(rate)
 
 
 def essentia_beats(path: Path) -> np.ndarray:

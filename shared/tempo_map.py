@@ -459,8 +459,13 @@ def _downbeat_offset(env: np.ndarray, rate: float, beats: np.ndarray, meter: int
     """Index of the first downbeat: the beat position in the bar whose accents are strongest."""
     if beats.size < 2 * meter:
         return 0
-    strength = np.interp(beats * rate - 1.0, np.arange(env.size), smooth(env, 0.06 * rate))
-    return int(np.argmax([strength[r::meter].mean() for r in range(meter)]))
+    return _strongest_position(np.interp(beats * rate - 1.0, np.arange(env.size), smooth(env, 0.06 * rate)), meter)
+
+
+def _strongest_position(per_beat: np.ndarray, meter: int) -> int:
+    """The position in the bar (0..meter-1, counted from beat 0) where ``per_beat`` (one value per
+    beat) is largest on average."""
+    return int(np.argmax([per_beat[r::meter].mean() for r in range(meter)]))
 
 
 def _lowest_hips_offset(bounce: np.ndarray, rate: float, beats: np.ndarray, meter: int) -> int:
@@ -476,8 +481,7 @@ def _lowest_hips_offset(bounce: np.ndarray, rate: float, beats: np.ndarray, mete
     sums = np.concatenate([[0.0], np.cumsum(np.asarray(bounce, dtype=np.float64))])
     lo = np.clip(np.round(beats * rate - 1.0 - half).astype(int), 0, bounce.size)
     hi = np.clip(np.round(beats * rate - 1.0 + half).astype(int), 0, bounce.size)
-    height = (sums[hi] - sums[lo]) / np.maximum(hi - lo, 1)
-    return int(np.argmax([height[r::meter].mean() for r in range(meter)]))
+    return _strongest_position((sums[hi] - sums[lo]) / np.maximum(hi - lo, 1), meter)
 
 
 def strong_accents(env: np.ndarray, rate: float, beats: np.ndarray, latency_s: float = 0.0) -> np.ndarray:

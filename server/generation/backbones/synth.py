@@ -67,13 +67,10 @@ def bar_positions(size: int, first: int, downbeats: np.ndarray | None, meter: in
     starts = np.asarray(downbeats if downbeats is not None else [], dtype=np.int64)
     if starts.size == 0:
         starts = np.zeros(1, dtype=np.int64)
-    last = np.searchsorted(starts, index, side="right") - 1  # the latest bar start at or before
-    before = last < 0
-    anchor = starts[np.maximum(last, 0)]
-    rel = index - anchor
-    bars = np.where(before, rel // meter, np.maximum(last, 0) + rel // meter)
-    beat_in_bar = rel % meter
-    return bars.astype(np.int64), beat_in_bar.astype(np.int64)
+    # The latest bar start at or before each beat (the first one for beats before it).
+    latest = np.maximum(np.searchsorted(starts, index, side="right") - 1, 0)
+    rel = index - starts[latest]
+    return (latest + rel // meter).astype(np.int64), (rel % meter).astype(np.int64)
 
 
 def choose_genre(tempo_bpm: float | None, seed: int) -> str:
