@@ -96,6 +96,9 @@ def main(argv=None) -> int:
               f"{error}); see this script's docstring", file=sys.stderr)
         return 2
     track = essentia_beats if args.tracker == "essentia" else madmom_beats
+    if not args.takes.is_dir():
+        print(f"bench_independent_tracker: no folder {args.takes}", file=sys.stderr)
+        return 2
     wavs = sorted(args.takes.glob("*.wav"))
     if not wavs:
         print(f"bench_independent_tracker: no .wav files in {args.takes}", file=sys.stderr)
@@ -108,7 +111,12 @@ def main(argv=None) -> int:
             print(f"bench_independent_tracker: skipped {wav.name}: no {reference.name} or {bpm_file.name} beside it",
                   file=sys.stderr)
             continue
-        beats = track(wav)
+        try:
+            beats = track(wav)
+        except Exception as error:  # an unreadable or empty take: say which, score the others
+            print(f"bench_independent_tracker: skipped {wav.name}: cannot track it ({type(error).__name__}: {error})",
+                  file=sys.stderr)
+            continue
         tempo = float(60.0 / np.median(np.diff(beats))) if beats.size >= 2 else None
         row = {"cv": interval_cv(beats)}
         if reference.exists():
@@ -126,7 +134,8 @@ def main(argv=None) -> int:
               f"{fmt(row['cv'], '{:.3f}'):>6} {fmt(row.get('grid_share')):>5} {fmt(row.get('f1_200ms')):>6} "
               f"{fmt(row.get('f1_70ms')):>6}", flush=True)
     if not rows:
-        print(f"bench_independent_tracker: no take in {args.takes} has its reference beats or tempo", file=sys.stderr)
+        print(f"bench_independent_tracker: no take in {args.takes} could be scored (each needs its .beats or .bpm "
+              "and must be readable)", file=sys.stderr)
         return 2
     mean = lambda key: float(np.mean([r[key] for r in rows if key in r])) if any(key in r for r in rows) else float("nan")  # noqa: E731
     cvs = [r["cv"] for r in rows if r["cv"] is not None]
