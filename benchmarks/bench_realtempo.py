@@ -14,10 +14,14 @@ it wrote with librosa (independent of how the music was made), and prints:
 then the means, and the same figures for the tempo map itself (before any audio).
 
     .venv/bin/python benchmarks/bench_realtempo.py [--data ../shared/data/real] [--views 0,4,8] [--json OUT]
-        [--write-audio DIR] [--excerpts 6,10]
+        [--write-audio DIR] [--excerpts 6,10] [--frame-rates 24,25,30]
 
 ``--excerpts 6,10`` also scores the tempo map alone on consecutive excerpts of each clip of
 those lengths (seconds): real shots are often short, and the map has less to go on.
+
+``--frame-rates 24,25,30`` also scores the tempo map alone on every clip as a capture at those
+frame rates would have recorded it (``real_clips.at_frame_rate``): Blender scenes run at 24, 25
+or 30 fps, the AIST++ keypoints at 30 and 60, the ballroom capture at 25.
 
 ``--write-audio DIR`` also writes each take as ``DIR/NAME.wav`` with the reference beats
 (``NAME.beats``, ballroom) or the true tempo (``NAME.bpm``), so that any other beat tracker can
@@ -39,7 +43,7 @@ import numpy as np  # noqa: E402
 
 from motionscore.server.evaluation.metrics import (beat_scores, grid_share, interval_cv, tempo_right,  # noqa: E402
                                                    track_music_beats)
-from motionscore.server.evaluation.real_clips import load_real_clips  # noqa: E402
+from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips  # noqa: E402
 from motionscore.server.generation.backbones import load_backbone  # noqa: E402
 from motionscore.server.serving.scoring import score_motion  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
@@ -94,6 +98,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write every row here")
     parser.add_argument("--excerpts", type=excerpt_lengths, default=(), metavar="SECONDS",
                         help="comma-separated excerpt lengths (s, at least 1) to score the map on, e.g. 6,10")
+    parser.add_argument("--frame-rates", type=frame_rates, default=(), metavar="FPS",
+                        help="comma-separated frame rates to score the map on every clip captured at, e.g. 24,25,30")
     parser.add_argument("--write-audio", type=Path, default=None, metavar="DIR",
                         help="also write each take (WAV) and its reference beats or tempo here")
     args = parser.parse_args(argv)
@@ -148,9 +154,21 @@ def main(argv=None) -> int:
           f"({sum(r['meter_ok'] for r in waltzes)} of {len(waltzes)} in 3/4)")
     for length in args.excerpts:
         summary[f"excerpts_{length:g}s"] = excerpt_figures(clips, length)
+    for fps in args.frame_rates:
+        summary[f"at_{fps:g}fps"] = frame_rate_figures(clips, fps)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0
+
+
+def frame_rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of frame rates") from None
+    if not rates or min(rates) < 10.0 or max(rates) > 240.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: frame rates must lie within 10-240 fps")
+    return rates
 
 
 def excerpt_lengths(text: str) -> tuple[float, ...]:
@@ -175,27 +193,40 @@ def excerpt_figures(clips, length: float) -> dict:
             if clip.reference_beats is not None:
                 reference = clip.reference_beats - start / clip.motion.fps
                 reference = reference[(reference >= 0) & (reference < part.duration)]
-            excerpt = replace(clip, motion=part, reference_beats=reference)
-            rhythm = extract_rhythm(part)
-            meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else None
-            row = measure(rhythm.beat_times, rhythm.tempo_bpm, excerpt, meter)
-            row["true_meter"] = clip.true_meter
-            row["kind"] = clip.kind
-            rows.append(row)
+            rows.append(map_row(replace(clip, motion=part, reference_beats=reference)))
+    return map_figures(rows, f"{length:g} s excerpts", "excerpts")
+
+
+def frame_rate_figures(clips, fps: float) -> dict:
+    """The map's figures on every clip as a capture at ``fps`` would have recorded it; printed."""
+    return map_figures([map_row(at_frame_rate(clip, fps)) for clip in clips], f"clips at {fps:g} fps", "clips")
+
+
+def map_row(clip) -> dict:
+    rhythm = extract_rhythm(clip.motion)
+    meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else None
+    row = measure(rhythm.beat_times, rhythm.tempo_bpm, clip, meter)
+    row["true_meter"] = clip.true_meter
+    row["kind"] = clip.kind
+    return row
+
+
+def map_figures(rows: list[dict], label: str, unit: str) -> dict:
+    """Means of the map's rows, overall and by set, printed under ``label``."""
     out = {"all": means(rows)}
     for kind in ("aistpp2d", "aistpp-official", "paired"):
         part = [r for r in rows if r["kind"] == kind]
         if part:
             out[kind] = means(part)
     aist = [r for r in rows if r["kind"] != "paired"]
-    print(f"\nmap on {length:g} s excerpts ({len(rows)}): tempo within 5 % on {out['all']['tempo_ok']:.0%}; "
+    print(f"\nmap on {label} ({len(rows)}): tempo within 5 % on {out['all']['tempo_ok']:.0%}; "
           f"AIST++ beats on the grid {means(aist).get('grid_share', float('nan')):.0%}; ballroom F1 "
           f"{out.get('paired', {}).get('f1_200ms', float('nan')):.3f} at 0.2 s")
-    print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} excerpts)"
+    print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} {unit})"
                                    for k, v in out.items() if k != "all"))
     threes = [r for r in rows if r["true_meter"] == 3 and "meter" in r]
     fours = [r for r in rows if r["true_meter"] == 4 and "meter" in r]
-    print(f"  meter: 3/4 found in {sum(r['meter'] == 3 for r in threes)} of {len(threes)} waltz excerpts and "
+    print(f"  meter: 3/4 found in {sum(r['meter'] == 3 for r in threes)} of {len(threes)} waltz {unit} and "
           f"{sum(r['meter'] == 3 for r in fours)} of {len(fours)} others")
     return out
 

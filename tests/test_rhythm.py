@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 from motionscore.server.evaluation.metrics import beat_scores
 from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.motion import Motion, load_motion
+from motionscore.shared.tempo_map import coarse_tempo
 from motionscore.shared.rhythm import (ACCENT_LATENCY_S, RHYTHM_FPS, directogram, envelope_from_directogram,
                                        extract_rhythm, pick_onsets_compat, resample, tempo_cues)
 
@@ -138,10 +139,13 @@ def test_compat_mode_equals_the_original_on_real_clips(real_data):
     for clip in clips:
         kp, _ = resample(clip.motion.keypoints, clip.motion.weights(), clip.motion.fps)
         for start in range(0, kp.shape[0] - 305 + 1, 610):
-            window = kp[start:start + 305]
-            ours = extract_rhythm(Motion(keypoints=window, fps=RHYTHM_FPS), mode="compat").binary
+            # Both read the same float32 keypoints a Motion stores: on float64 ones a near tie
+            # between two peaks could fall the other way.
+            window = Motion(keypoints=kp[start:start + 305], fps=RHYTHM_FPS)
+            ours = extract_rhythm(window, mode="compat").binary
             assert ours.size == 303
-            np.testing.assert_array_equal(ours, _reference_compat_sequence(window), err_msg=f"{clip.name}@{start}")
+            np.testing.assert_array_equal(ours, _reference_compat_sequence(window.keypoints.astype(np.float64)),
+                                          err_msg=f"{clip.name}@{start}")
             compared += 1
     assert compared >= 40
 
@@ -180,11 +184,45 @@ def test_tiny_motions():
     assert extract_rhythm(one_joint).envelope.shape == (177,)
 
 
-def test_resample_is_exact_at_source_frames():
+def test_resample_is_exact_at_source_frames_and_smooth_between():
     kp = np.random.default_rng(0).normal(size=(31, 4, 2))
     out, w = resample(kp, np.ones((31, 4)), 30.0)
     np.testing.assert_allclose(out[::2], kp)
-    np.testing.assert_allclose(out[1::2], (kp[:-1] + kp[1:]) / 2)
+    # Catmull-Rom halfway between frames 1 and 2: (-p0 + 9 p1 + 9 p2 - p3) / 16.
+    np.testing.assert_allclose(out[3], (-kp[0] + 9 * kp[1] + 9 * kp[2] - kp[3]) / 16)
+    # A straight, steady path stays exactly that (the ends are extended linearly).
+    line = np.linspace(0.0, 1.0, 20)[:, None, None] * np.ones((1, 3, 2))
+    out, _ = resample(line, np.ones((20, 3)), 24.0)
+    np.testing.assert_allclose(out[:, 0, 0], np.arange(out.shape[0]) / RHYTHM_FPS * 24.0 / 19.0, atol=1e-12)
+
+
+def test_resample_keeps_an_untracked_frame_local():
+    """Segments with an untrusted control frame stay linear: frame 10's garbage coordinates move
+    only the samples between frames 9 and 11, as with linear interpolation."""
+    kp = np.zeros((21, 1, 2))
+    weights = np.ones((21, 1))
+    kp[10], weights[10] = 1000.0, 0.0
+    out, out_w = resample(kp, weights, 30.0)
+    moved = np.flatnonzero(np.abs(out[:, 0, 0]) > 0)
+    np.testing.assert_array_equal(moved, [19, 20, 21])
+    assert out_w[20, 0] == 0.0 and out_w[19, 0] == out_w[21, 0] == 0.5
+
+
+@pytest.mark.parametrize("fps", [24.0, 25.0, 30.0])
+def test_no_tempo_from_the_frame_rate(fps):
+    """A linear interpolant bends only at the source frames, so the directogram's acceleration
+    had a pulse train on a repeating pattern of 60 Hz samples. With it, the 116 BPM dances here
+    read 120 BPM at 24 fps (720/6: 3 of 20) and at 30 fps (1800/15: 4 of 20)."""
+    wrong = []
+    for bpm in (84, 96, 104, 116, 128):
+        for genre in ("HO", "KR", "JB", "BR"):
+            motion = synthetic_dance(beat_times(20.0, bpm), 20.0, fps=fps, genre=genre, seed=bpm)
+            keypoints, weights = resample(motion.keypoints, motion.weights(), motion.fps)
+            direct = envelope_from_directogram(directogram(keypoints, weights))
+            tempo = coarse_tempo([tempo_cues(keypoints, weights, motion.names, direct)[0][1]], RHYTHM_FPS)
+            if min(abs(tempo * f / bpm - 1) for f in (0.5, 1, 2)) > 0.02:
+                wrong.append((genre, bpm, round(tempo, 1)))
+    assert not wrong
 
 
 @settings(max_examples=40, deadline=None)
@@ -202,6 +240,29 @@ def test_rhythm_invariants(frames, joints, fps, seed, mode):
     # Scale invariance: only relative motion matters.
     scaled = extract_rhythm(Motion(keypoints=kp * 7.5 + 300, fps=fps), mode=mode)
     np.testing.assert_array_equal(scaled.binary, rhythm.binary)
+
+
+@pytest.mark.realdata
+def test_real_dances_at_film_frame_rates_get_no_tempo_from_the_frame_rate(real_data):
+    """The 24 real AIST++ clips as a 24 fps capture would have them (``at_frame_rate``): with a
+    linear resampler the directogram cue's tempo sat on a subharmonic of the 12 Hz sample pattern
+    (720/k BPM) in 20 of 24; now in 3, by chance: the hips' bounce, a
+    position that no resampler gives this pattern, sits on one in 5 (these tempi lie
+    every 6-12 % across the dance range)."""
+    from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips
+
+    artefacts = [720.0 / k for k in range(3, 19)]
+    on_artefact = []
+    for clip in load_real_clips(real_data):
+        if clip.kind == "paired":
+            continue
+        film = at_frame_rate(clip, 24.0).motion
+        keypoints, weights = resample(film.keypoints, film.weights(), film.fps)
+        direct = envelope_from_directogram(directogram(keypoints, weights))
+        tempo = coarse_tempo([tempo_cues(keypoints, weights, film.names, direct)[0][1]], RHYTHM_FPS)
+        if min(abs(tempo / a - 1) for a in artefacts) < 0.003:
+            on_artefact.append((clip.name, round(tempo, 1)))
+    assert len(on_artefact) <= 6, on_artefact
 
 
 @pytest.mark.realdata

@@ -14,13 +14,14 @@ The data is third-party and never ships with the product; this module only reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from motionscore.shared.motion import COCO17, Motion, load_motion
 from motionscore.shared.options import read_times
+from motionscore.shared.rhythm import resample
 
 OFFICIAL_FPS = 60.0
 
@@ -74,3 +75,13 @@ def load_real_clips(root: Path, views: tuple[int, ...] = tuple(range(9))) -> lis
         clips.append(RealClip(path.stem, "paired", load_motion(path), float(60.0 / np.median(np.diff(beats))), beats,
                               3 if path.stem.startswith("DANCE_W_") else 4))
     return clips
+
+
+def at_frame_rate(clip: RealClip, fps: float) -> RealClip:
+    """``clip`` as a capture at ``fps`` frames per second would have recorded it (a Blender scene
+    at 24, 25 or 30 fps): keypoints and confidence resampled at that rate's frame times, with the
+    rhythm's own resampler; the music is the same."""
+    motion = clip.motion
+    keypoints, weights = resample(motion.keypoints, motion.weights(), motion.fps, fps)
+    confidence = None if motion.confidence is None else weights
+    return replace(clip, motion=replace(motion, keypoints=keypoints, confidence=confidence, fps=float(fps)))
