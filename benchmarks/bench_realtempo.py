@@ -10,6 +10,7 @@ it wrote with librosa (independent of how the music was made), and prints:
 - AIST++: share of the music's beats within 0.1 s of the dance's steady grid (true tempo, best phase);
 - paired: beat F1 at 0.2 s and 70 ms against the song's own beats (``paired/*.beats``);
 - the map's meter (beats per bar) against the music's (3 for the waltzes, 4 for the rest);
+- how often the true tempo is the map's or one of its alternative tempi (what the user is offered);
 
 then the means, and the same figures for the tempo map itself (before any audio).
 
@@ -52,9 +53,12 @@ from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(beats: np.ndarray, tempo: float | None, clip, meter: int | None = None) -> dict:
+def measure(beats: np.ndarray, tempo: float | None, clip, meter: int | None = None, alternatives=None) -> dict:
     row = {"tempo": None if tempo is None else round(float(tempo), 2), "tempo_ok": tempo_right(tempo, clip.true_bpm),
            "cv": interval_cv(beats)}
+    if alternatives is not None:  # the map's: is the song's tempo its tempo or one of its alternatives?
+        row["alternatives"] = [float(b) for b in alternatives]
+        row["tempo_or_alternative_ok"] = row["tempo_ok"] or any(tempo_right(b, clip.true_bpm) for b in alternatives)
     if meter is not None:
         row["meter"], row["meter_ok"] = int(meter), int(meter) == clip.true_meter
     if clip.reference_beats is not None:
@@ -70,7 +74,7 @@ def means(rows: list[dict]) -> dict:
     out = {"clips": len(rows), "tempo_ok": float(np.mean([r["tempo_ok"] for r in rows]))}
     cvs = [r["cv"] for r in rows if r["cv"] is not None]
     out["median_cv"] = float(np.median(cvs)) if cvs else None
-    for key in ("grid_share", "f1_200ms", "f1_70ms", "meter_ok"):
+    for key in ("grid_share", "f1_200ms", "f1_70ms", "meter_ok", "tempo_or_alternative_ok"):
         values = [r[key] for r in rows if key in r]
         if values:
             out[key] = float(np.mean(values))
@@ -114,7 +118,8 @@ def main(argv=None) -> int:
     for clip in clips:
         rhythm = extract_rhythm(clip.motion)
         meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else None
-        tempo_map = measure(rhythm.beat_times, rhythm.tempo_bpm, clip, meter)
+        alternatives = rhythm.tempo_map.alternatives if rhythm.tempo_map is not None else ()
+        tempo_map = measure(rhythm.beat_times, rhythm.tempo_bpm, clip, meter, alternatives)
         result = score_motion(clip.motion, ScoreOptions(sample_rate=22050), backbone)
         tempo, beats = track_music_beats(result.audio, result.sample_rate)
         if args.write_audio:
@@ -148,6 +153,9 @@ def main(argv=None) -> int:
               f"{s.get('paired', {}).get('f1_70ms', float('nan')):.3f} at 70 ms")
         print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} clips)"
                                        for k, v in s.items() if k != "all"))
+    print(f"\nmap tempo or one of its alternatives right on "
+          f"{sum(r['tempo_or_alternative_ok'] for r in rows['map'])} of {len(rows['map'])} clips "
+          f"({np.mean([len(r['alternatives']) for r in rows['map']]):.2f} alternatives a clip)")
     meters = [r for r in rows["map"] if "meter_ok" in r]
     waltzes = [r for r, clip in zip(rows["map"], clips) if clip.true_meter == 3 and "meter_ok" in r]
     print(f"\nmap meter right on {sum(r['meter_ok'] for r in meters)} of {len(meters)} clips "
@@ -205,7 +213,8 @@ def frame_rate_figures(clips, fps: float) -> dict:
 def map_row(clip) -> dict:
     rhythm = extract_rhythm(clip.motion)
     meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else None
-    row = measure(rhythm.beat_times, rhythm.tempo_bpm, clip, meter)
+    alternatives = rhythm.tempo_map.alternatives if rhythm.tempo_map is not None else ()
+    row = measure(rhythm.beat_times, rhythm.tempo_bpm, clip, meter, alternatives)
     row["true_meter"] = clip.true_meter
     row["kind"] = clip.kind
     return row
@@ -219,7 +228,9 @@ def map_figures(rows: list[dict], label: str, unit: str) -> dict:
         if part:
             out[kind] = means(part)
     aist = [r for r in rows if r["kind"] != "paired"]
-    print(f"\nmap on {label} ({len(rows)}): tempo within 5 % on {out['all']['tempo_ok']:.0%}; "
+    print(f"\nmap on {label} ({len(rows)}): tempo within 5 % on {out['all']['tempo_ok']:.0%} "
+          f"(the map's or an alternative: {out['all']['tempo_or_alternative_ok']:.0%}, "
+          f"{np.mean([len(r['alternatives']) for r in rows]):.2f} a take); "
           f"AIST++ beats on the grid {means(aist).get('grid_share', float('nan')):.0%}; ballroom F1 "
           f"{out.get('paired', {}).get('f1_200ms', float('nan')):.3f} at 0.2 s")
     print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} {unit})"

@@ -18,6 +18,7 @@ from .sequencer import SequencerError, place_take
 from .shared import limits
 from .shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from .shared.options import OptionsError, ScoreOptions
+from .shared.tempo_map import ALTERNATIVES, alternatives_text
 
 POLL_INTERVAL_S = 0.1
 
@@ -115,8 +116,11 @@ def _place_results(scene, job_results: list, frame_start: int, frame_end: int, r
         written = place_map_markers(scene, tempo_map, frame_start, scene_fps(scene), settings.beat_markers)
         settings.last_map = tempo_map.get("summary", "")
         settings.last_tempo = float(tempo_map.get("tempo_bpm") or 0.0)
+        alternatives = [float(b) for b in tempo_map.get("alternatives_bpm", [])][:ALTERNATIVES]
+        settings.last_alternatives = alternatives + [0.0] * (ALTERNATIVES - len(alternatives))
         if tempo_map:
-            report({"INFO"}, f"motionscore: {tempo_map.get('summary', '')}; {written} timeline markers")
+            also = f"; also fits {alternatives_text(alternatives)}" if alternatives else ""
+            report({"INFO"}, f"motionscore: {tempo_map.get('summary', '')}{also}; {written} timeline markers")
 
 
 class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
@@ -282,6 +286,20 @@ class MOTIONSCORE_OT_scale_tempo(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOTIONSCORE_OT_use_tempo(bpy.types.Operator):
+    """Use this tempo for the next take (one the last take's motion also fits)"""
+
+    bl_idname = "motionscore.use_tempo"
+    bl_label = "Use tempo"
+    bl_options = {"REGISTER", "UNDO"}
+
+    bpm: bpy.props.FloatProperty(name="BPM", default=120.0, min=limits.MIN_TEMPO_BPM, max=limits.MAX_TEMPO_BPM)
+
+    def execute(self, context):
+        context.scene.motionscore.tempo = self.bpm
+        return {"FINISHED"}
+
+
 class MOTIONSCORE_OT_cancel(bpy.types.Operator):
     """Stop the running scoring request"""
 
@@ -309,4 +327,5 @@ def shutdown() -> None:
     _finish(None)
 
 
-CLASSES = (MOTIONSCORE_OT_score_animation, MOTIONSCORE_OT_scale_tempo, MOTIONSCORE_OT_cancel)
+CLASSES = (MOTIONSCORE_OT_score_animation, MOTIONSCORE_OT_scale_tempo, MOTIONSCORE_OT_use_tempo,
+           MOTIONSCORE_OT_cancel)

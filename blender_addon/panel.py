@@ -41,6 +41,12 @@ class _MotionScorePanel:
             layout.label(text=f"Last take: alignment {settings.last_alignment:.2f}", icon="CHECKMARK")
         if settings.last_map:
             layout.label(text=settings.last_map, icon="TIME")
+            alternatives = [bpm for bpm in settings.last_alternatives if bpm > 0]
+            if alternatives and not settings.running:
+                row = layout.row(align=True)
+                row.label(text="Also fits:")
+                for bpm in alternatives:
+                    row.operator("motionscore.use_tempo", text=f"{bpm:g} BPM").bpm = bpm
         if settings.last_error:
             box = layout.box()
             box.alert = True

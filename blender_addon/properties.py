@@ -1,10 +1,11 @@
 """Per-scene settings and state of the add-on (``scene.motionscore``)."""
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 
 from .mapping import PRESET_NAMES
 from .shared.genres import GENRES
+from .shared.tempo_map import ALTERNATIVES
 
 GENRE_ITEMS = [("AUTO", "Automatic", "Let the server choose (the motion's tempo decides)")] + [
     (code, name, f"AIST++ genre {code}") for code, name in GENRES]
@@ -44,6 +45,8 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
     last_file: StringProperty(default="", subtype="FILE_PATH")
     last_map: StringProperty(default="", description="The last take's tempo map in one line")
     last_tempo: FloatProperty(default=0.0, description="The last take's tempo (BPM)")
+    last_alternatives: FloatVectorProperty(size=ALTERNATIVES, default=(0.0,) * ALTERNATIVES,
+                                           description="Other tempi the last take's motion also fits (BPM; 0: none)")
 
 
 CLASSES = (MotionScoreSettings,)

@@ -21,6 +21,7 @@ from motionscore.shared.client import ScoreClient, ServerError, default_address
 from motionscore.shared.genres import valid_genres_text
 from motionscore.shared.motion import MotionError, load_motion
 from motionscore.shared.options import RHYTHM_MODES, OptionsError, ScoreOptions
+from motionscore.shared.tempo_map import alternatives_text
 
 from . import __version__
 
@@ -239,6 +240,8 @@ def _print_summary(path: Path, meta: dict) -> None:
     print(f"  backbone   {meta['backbone']} ({meta['model_id']}){made_by}, genre {meta['genre']}, seed {meta['seed']}")
     tempo_map = meta.get("tempo_map")
     print(f"  tempo map  {tempo_map['summary'] if tempo_map else 'none (the motion has no steady pulse)'}")
+    if tempo_map and tempo_map.get("alternatives_bpm"):
+        print(f"  also fits  {alternatives_text(tempo_map['alternatives_bpm'])} (--tempo BPM to use one)")
     print(f"  motion     {len(meta.get('kinematic_beats_s', []))} kinematic beats, map tempo "
           f"{_fmt(m['motion_tempo_bpm'], '{:.1f} BPM')}")
     print(f"  music      {m['music_beats']} beats, tempo {_fmt(m['music_tempo_bpm'], '{:.1f} BPM')}")
@@ -283,6 +286,9 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
     print(f"  tempo map: {tempo_map.summary()}; {rhythm.beat_times.size} beats, {tempo_map.downbeats.size} bars")
     for segment in tempo_map.segments:
         print(f"    {segment.start_s:8.2f} - {segment.end_s:8.2f} s  {segment.bpm:7.2f} BPM")
+    if tempo_map.alternatives:
+        print(f"  the motion's pulse also fits {alternatives_text(tempo_map.alternatives)} "
+              "(score with --tempo BPM to use one)")
     if tempo_map.hits.size:
         for hit in tempo_map.hits:
             nearest = float(np.min(np.abs(rhythm.beat_times - hit)))

@@ -226,10 +226,13 @@ def case_panel(args):
     install(args["zip"])
     settings = bpy.context.scene.motionscore
     logs = {}
-    for state in ("idle", "running", "error"):
+    for state in ("idle", "running", "error", "alternatives"):
         settings.running = state == "running"
         settings.progress, settings.stage = (0.4, "generating") if state == "running" else (0.0, "")
         settings.last_error = "no motionscore server answered" if state == "error" else ""
+        # After a take whose motion also fits two other tempi.
+        settings.last_map = "113 BPM, 4/4, steady" if state == "alternatives" else ""
+        settings.last_alternatives = (119.7, 128.4) if state == "alternatives" else (0.0, 0.0)
         log = []
         panel = types.SimpleNamespace(layout=_Recorder(log))
         bpy.types.MOTIONSCORE_PT_view3d.draw(panel, bpy.context)
@@ -305,6 +308,35 @@ def case_channels(args):
             "overlap_30_45": free_channel(editor, 30, 45)}
 
 
+def case_place_results(args):
+    """The add-on's handling of a take whose map has alternative tempi (and of one without)."""
+    import types
+
+    import bpy
+    import numpy as np
+
+    from motionscore.blender_addon.operators import _place_results
+    from motionscore.shared.options import ScoreOptions
+
+    scene, _ = build_rig_scene()
+    install(args["zip"])
+    out = {}
+    for name, alternatives in (("two", [119.7, 128.4]), ("none", [])):
+        tempo_map = {"tempo_bpm": 112.7, "summary": "113 BPM, 4/4, steady", "beats_s": [0.5, 1.03, 1.56, 2.1],
+                     "downbeats": [0], "alternatives_bpm": alternatives}
+        result = types.SimpleNamespace(audio=np.zeros(22050, dtype=np.float32), sample_rate=22050,
+                                       metadata={"tempo_map": tempo_map, "metrics": {"alignment": 0.9}})
+        reports = []
+        _place_results(scene, [(result, ScoreOptions())], scene.frame_start, scene.frame_end,
+                       lambda kind, text: reports.append(text))
+        settings = scene.motionscore
+        out[name] = {"last_alternatives": [round(b, 3) for b in settings.last_alternatives],
+                     "last_tempo": settings.last_tempo, "reports": reports}
+    bpy.ops.motionscore.use_tempo(bpm=119.7)
+    out["tempo_after_use"] = round(scene.motionscore.tempo, 3)
+    return out
+
+
 def case_hits(args):
     """A keyframed rig at 120 BPM with two 'hit' markers off its beat grid and a marker of the user's
     own; scored twice (the second take replaces the add-on's bar markers, never the user's)."""
@@ -330,10 +362,13 @@ def case_hits(args):
         takes.append([float(b) for b in track_music_beats(audio, rate)[1]])
     before_scale = settings.tempo
     bpy.ops.motionscore.scale_tempo(factor=0.5)
+    after_halving = settings.tempo
+    bpy.ops.motionscore.use_tempo(bpm=121.5)
     return {"runs": runs, "music_beats": takes, "fps": 24, "frame_start": scene.frame_start,
             "markers": sorted([m.name, m.frame] for m in scene.timeline_markers),
             "summary": settings.last_map, "last_tempo": settings.last_tempo,
-            "tempo_before": before_scale, "tempo_after_halving": settings.tempo}
+            "last_alternatives": list(settings.last_alternatives),
+            "tempo_before": before_scale, "tempo_after_halving": after_halving, "tempo_used": settings.tempo}
 
 
 def case_keyed(args):

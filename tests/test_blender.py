@@ -137,6 +137,21 @@ def test_panel_draws_every_state(addon_zip, tmp_path):
     assert ["prop", "tempo"] in logs["idle"] and ["prop", "meter"] in logs["idle"]
     assert ["operator_property", "motionscore.scale_tempo", "factor", 2.0] in logs["idle"]
     assert ["operator_property", "motionscore.scale_tempo", "factor", 0.5] in logs["idle"]
+    # After a take whose motion also fits other tempi: one button each that sets the tempo.
+    assert ["label", "Also fits:"] in logs["alternatives"]
+    for bpm in (119.7, 128.4):
+        assert ["operator_property", "motionscore.use_tempo", "bpm", pytest.approx(bpm)] in logs["alternatives"]
+    assert not [e for e in logs["idle"] if "motionscore.use_tempo" in e]
+
+
+def test_a_take_with_alternative_tempi(addon_zip, tmp_path):
+    result, _ = run_case("place_results", tmp_path, zip=addon_zip)
+    assert result["two"]["last_alternatives"] == [119.7, 128.4]
+    assert any("also fits 119.7 or 128.4 BPM" in r for r in result["two"]["reports"])
+    # The next take without alternatives clears them: no stale buttons.
+    assert result["none"]["last_alternatives"] == [0.0, 0.0]
+    assert not any("also fits" in r for r in result["none"]["reports"])
+    assert result["tempo_after_use"] == pytest.approx(119.7)
 
 
 def test_projection_matches_world_to_camera_view(tmp_path):
@@ -193,6 +208,7 @@ def test_hit_markers_are_caught_and_bar_markers_replace_each_other(addon_zip, se
     assert "2/2 hits caught" in result["summary"] and "BPM" in result["summary"]
     # x1/2 starts from the last take's tempo.
     assert result["tempo_before"] == 0 and result["tempo_after_halving"] == pytest.approx(result["last_tempo"] / 2)
+    assert result["tempo_used"] == pytest.approx(121.5)
 
 
 def test_beat_markers_on_request(addon_zip, server, tmp_path):

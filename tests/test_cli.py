@@ -10,6 +10,7 @@ import soundfile as sf
 from motionscore.server.cli import main
 from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.motion import save_motion
+from tests.test_tempo_map import two_pulse_dance
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "dance.npz"
 
@@ -40,6 +41,21 @@ def test_rhythm_json(capsys):
     code, stdout, _ = run(["rhythm", EXAMPLE, "--json"], capsys)
     data = json.loads(stdout)
     assert code == 0 and data["tempo_bpm"] == pytest.approx(112, rel=0.03) and data["sequence_length"] == 957
+
+
+def test_rhythm_and_score_offer_the_other_tempo_of_a_two_pulse_dance(tmp_path, capsys):
+    """Arms at 110 BPM, legs at 80: the map takes 110 and both commands say what else fits."""
+    path = tmp_path / "two.npz"
+    save_motion(two_pulse_dance(0), path)
+    code, stdout, _ = run(["rhythm", path], capsys)
+    assert code == 0 and "the motion's pulse also fits 79.7 BPM (score with --tempo BPM to use one)" in stdout
+    code, stdout, _ = run(["rhythm", path, "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["tempo_map"]["alternatives_bpm"] == [79.7]
+    code, stdout, _ = run(["score", path, "-o", tmp_path / "two.wav"], capsys)
+    assert code == 0 and "also fits  79.7 BPM (--tempo BPM to use one)" in stdout
+    # Taking the advice: the map follows the user's tempo and offers nothing more.
+    code, stdout, _ = run(["rhythm", path, "--tempo", "79.7"], capsys)
+    assert code == 0 and "80 BPM" in stdout and "also fits" not in stdout
 
 
 def _bad_files(tmp: Path):

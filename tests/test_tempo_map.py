@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from motionscore.server.evaluation.metrics import beat_scores
 from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.rhythm import ACCENT_LATENCY_S, extract_rhythm
-from motionscore.shared.tempo_map import (ACCENT_PULL, METER_MIN_BEATS, TempoMap, TempoSegment, _agreement, catch_hits,
-                                          coarse_tempo, detect_meter, estimate_tempo_map, partition, strong_accents,
-                                          tempo_prior)
+from motionscore.shared.tempo_map import (ACCENT_PULL, ALTERNATIVE_LEAST, ALTERNATIVE_SEPARATION, ALTERNATIVES,
+                                          METER_MIN_BEATS, TempoEvidence, TempoMap, TempoSegment, _agreement,
+                                          alternatives_text, bpm_grid, catch_hits, coarse_tempo, detect_meter,
+                                          estimate_tempo_map, partition, strong_accents, tempo_prior)
 
 
 @settings(max_examples=12, deadline=None)
@@ -254,6 +255,61 @@ def test_the_bounce_is_not_outvoted_by_speed_cues_that_share_their_input():
     assert independent[:3] == plain[:3] and independent[3] == max(plain) > plain[3]
 
 
+def two_pulse_dance(seed: int):
+    """Head and arms at 110 BPM, hips and legs (COCO joints 11-16) at 80: two tempi at once."""
+    upper = synthetic_dance(beat_times(16.0, 110), 16.0, fps=30, genre="HO", seed=seed)
+    lower = synthetic_dance(beat_times(16.0, 80), 16.0, fps=30, genre="HO", seed=seed + 10)
+    keypoints = upper.keypoints.copy()
+    keypoints[:, 11:] = lower.keypoints[:, 11:]
+    return replace(upper, keypoints=keypoints, genre=None)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_second_pulse_is_offered_as_an_alternative_tempo(seed):
+    tempo_map = extract_rhythm(two_pulse_dance(seed)).tempo_map
+    assert tempo_map.tempo_bpm == pytest.approx(110, rel=0.01)
+    assert tempo_map.alternatives and tempo_map.alternatives[0] == pytest.approx(80, rel=0.01)
+    assert tempo_map.to_dict()["alternatives_bpm"] == list(tempo_map.alternatives)
+    assert tempo_map.window(2.0, 10.0).alternatives == tempo_map.alternatives
+    # With the user's tempo the user has chosen: nothing to offer.
+    assert extract_rhythm(two_pulse_dance(seed), tempo_bpm=80.0).tempo_map.alternatives == ()
+
+
+@pytest.mark.parametrize("genre", ["HO", "KR", "JB", "BR"])
+@pytest.mark.parametrize("bpm", [90, 100, 120])
+def test_a_steady_dance_has_no_alternative_tempo(genre, bpm):
+    """One clear pulse: no buttons to confuse the user with."""
+    tempo_map = extract_rhythm(synthetic_dance(beat_times(12.0, bpm), 12.0, fps=30, genre=genre, seed=bpm)).tempo_map
+    assert tempo_map.alternatives == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), chosen=st.floats(40.0, 240.0), width=st.floats(0.005, 0.2))
+def test_alternatives_are_distinct_strong_peaks(seed, chosen, width):
+    """Whatever the evidence: at most ALTERNATIVES, strongest first, each a peak of at least
+    ALTERNATIVE_LEAST of the best, none near the map's tempo, another alternative, or their x2, x1/2."""
+    bpms = bpm_grid()
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(np.log(40), np.log(240), 6)
+    score = sum(rng.uniform(0.1, 1.0) * np.exp(-0.5 * ((np.log(bpms) - c) / width) ** 2) for c in centres)
+    alternatives = TempoEvidence(bpms, score, [], []).alternatives(chosen)
+    assert len(alternatives) <= ALTERNATIVES
+    values = [float(np.interp(np.log(b), np.log(bpms), score)) for b in alternatives]
+    assert values == sorted(values, reverse=True)
+    assert all(v >= ALTERNATIVE_LEAST * score.max() * 0.999 for v in values)
+    kept = [chosen, *alternatives]
+    for i, a in enumerate(kept):
+        for b in kept[i + 1:]:
+            assert min(abs(np.log(a / (b * f))) for f in (0.5, 1, 2)) >= ALTERNATIVE_SEPARATION * 0.99
+    assert TempoEvidence(bpms, np.zeros_like(bpms), [], []).alternatives(chosen) == ()
+
+
+def test_alternatives_text():
+    assert alternatives_text([]) == ""
+    assert alternatives_text([80.0]) == "80 BPM"
+    assert alternatives_text([119.7, 128.4]) == "119.7 or 128.4 BPM"
+
+
 @pytest.mark.realdata
 def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
     """Every real clip in ../shared/data/real (benchmarks/bench_realtempo.py prints the details):
@@ -264,11 +320,13 @@ def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
 
     clips = load_real_clips(real_data)
     assert len(clips) >= 20
-    right, steady, on_grid, f1 = 0, 0, [], []
+    right, right_or_alternative, steady, on_grid, f1 = 0, 0, 0, [], []
     for clip in clips:
         rhythm = extract_rhythm(clip.motion)
         assert rhythm.tempo_map.meter == clip.true_meter, clip.name  # the waltzes in 3/4, the rest 4/4
         right += tempo_right(rhythm.tempo_bpm, clip.true_bpm)
+        right_or_alternative += any(tempo_right(b, clip.true_bpm)
+                                    for b in (rhythm.tempo_bpm, *rhythm.tempo_map.alternatives))
         steady += len(rhythm.tempo_map.segments) == 1
         if clip.reference_beats is None:
             on_grid.append(grid_share(rhythm.beat_times, clip.true_bpm))
@@ -276,8 +334,10 @@ def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
             f1.append(beat_scores(rhythm.beat_times, clip.reference_beats[clip.reference_beats < clip.motion.duration],
                                   0.2).f1)
     # Measured at this commit: tempo right on 26 of 29 clips (90 %), all 29 maps steady, AIST++
-    # beats on the dance's grid 85 %, ballroom F1 0.791 at 0.2 s (the issue asks 0.80).
+    # beats on the dance's grid 85 %, ballroom F1 0.791 at 0.2 s (the issue asks 0.80); the map's
+    # tempo or one of its alternatives right on 28 (all but the tango).
     assert right / len(clips) >= 0.85
+    assert right_or_alternative >= len(clips) - 1
     assert steady == len(clips)
     assert np.mean(on_grid) >= 0.8
     assert np.mean(f1) >= 0.75
