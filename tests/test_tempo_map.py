@@ -346,8 +346,8 @@ def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
 @pytest.mark.realdata
 def test_real_dances_at_blender_frame_rates(real_data):
     """The 29 real clips as 24 and 25 fps captures (Blender's usual scene rates). Measured at this
-    commit: tempo right on 79 % and 90 % (at 60 fps 90 %); with the linear resampler before,
-    72 % and 79 %."""
+    commit: tempo right on 79 % and 90 % (at 60 fps 90 %); with the linear resampler before
+    (e2e9c3a), 76 % and 76 %."""
     from motionscore.server.evaluation.metrics import tempo_right
     from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips
 
