@@ -294,9 +294,11 @@ def test_alternatives_are_distinct_strong_peaks(seed, chosen, width):
     score = sum(rng.uniform(0.1, 1.0) * np.exp(-0.5 * ((np.log(bpms) - c) / width) ** 2) for c in centres)
     alternatives = TempoEvidence(bpms, score, [], []).alternatives(chosen)
     assert len(alternatives) <= ALTERNATIVES
-    values = [float(np.interp(np.log(b), np.log(bpms), score)) for b in alternatives]
-    assert values == sorted(values, reverse=True)
-    assert all(v >= ALTERNATIVE_LEAST * score.max() * 0.999 for v in values)
+    # Each alternative is a peak of the grid, rounded to 0.1 BPM: read the score at that peak.
+    peaks = [i for i in range(1, bpms.size - 1) if score[i] >= score[i - 1] and score[i] >= score[i + 1]]
+    values = [max(float(score[i]) for i in peaks if round(float(bpms[i]), 1) == b) for b in alternatives]
+    assert all(a >= b - 1e-9 for a, b in zip(values, values[1:]))
+    assert all(v >= ALTERNATIVE_LEAST * score.max() * (1 - 1e-9) for v in values)
     kept = [chosen, *alternatives]
     for i, a in enumerate(kept):
         for b in kept[i + 1:]:
