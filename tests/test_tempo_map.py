@@ -302,7 +302,7 @@ def test_alternatives_are_distinct_strong_peaks(seed, chosen, width):
     kept = [chosen, *alternatives]
     for i, a in enumerate(kept):
         for b in kept[i + 1:]:
-            assert min(abs(np.log(a / (b * f))) for f in (0.5, 1, 2)) >= ALTERNATIVE_SEPARATION * 0.99
+            assert min(abs(np.log(a / (b * f))) for f in (0.5, 1, 2)) >= ALTERNATIVE_SEPARATION
     assert TempoEvidence(bpms, np.zeros_like(bpms), [], []).alternatives(chosen) == ()
 
 
