@@ -190,6 +190,10 @@ def test_resample_is_exact_at_source_frames_and_smooth_between():
     np.testing.assert_allclose(out[::2], kp)
     # Catmull-Rom halfway between frames 1 and 2: (-p0 + 9 p1 + 9 p2 - p3) / 16.
     np.testing.assert_allclose(out[3], (-kp[0] + 9 * kp[1] + 9 * kp[2] - kp[3]) / 16)
+    # The onset sequence's linear resampling: the mean of the two frames.
+    linear, _ = resample(kp, np.ones((31, 4)), 30.0, catmull_rom=False)
+    np.testing.assert_allclose(linear[::2], kp)
+    np.testing.assert_allclose(linear[1::2], (kp[:-1] + kp[1:]) / 2)
     # A straight, steady path stays exactly that (the ends are extended linearly).
     line = np.linspace(0.0, 1.0, 20)[:, None, None] * np.ones((1, 3, 2))
     out, _ = resample(line, np.ones((20, 3)), 24.0)
