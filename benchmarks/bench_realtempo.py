@@ -116,10 +116,8 @@ def main(argv=None) -> int:
     print(f"{'clip':<34} {'true':>6} | {'map':>6} {'ok':>3} {'bar':>3} | {'music':>6} {'ok':>3} {'CV':>6} "
           f"{'grid':>5} {'F1@.2':>6} {'F1@70':>6}")
     for clip in clips:
-        rhythm = extract_rhythm(clip.motion)
-        meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else None
-        alternatives = rhythm.tempo_map.alternatives if rhythm.tempo_map is not None else ()
-        tempo_map = measure(rhythm.beat_times, rhythm.tempo_bpm, clip, meter, alternatives)
+        tempo_map = map_row(clip)
+        meter = tempo_map.get("meter")
         result = score_motion(clip.motion, ScoreOptions(sample_rate=22050), backbone)
         tempo, beats = track_music_beats(result.audio, result.sample_rate)
         if args.write_audio:
@@ -169,25 +167,24 @@ def main(argv=None) -> int:
     return 0
 
 
-def frame_rates(text: str) -> tuple[float, ...]:
+def _number_list(text: str, unit: str, least: float, most: float, rule: str) -> tuple[float, ...]:
+    """``"6,10"`` -> (6.0, 10.0), each in [least, most]; a bad list is a one-line usage error
+    (argparse, exit 2) naming ``unit`` or ``rule``."""
     try:
-        rates = tuple(float(t) for t in text.split(",") if t.strip())
+        values = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of frame rates") from None
-    if not rates or min(rates) < 10.0 or max(rates) > 240.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: frame rates must lie within 10-240 fps")
-    return rates
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {unit}") from None
+    if not values or min(values) < least or max(values) > most:
+        raise argparse.ArgumentTypeError(f"{text!r}: {rule}")
+    return values
+
+
+def frame_rates(text: str) -> tuple[float, ...]:
+    return _number_list(text, "frame rates", 10.0, 240.0, "frame rates must lie within 10-240 fps")
 
 
 def excerpt_lengths(text: str) -> tuple[float, ...]:
-    """``"6,10"`` -> (6.0, 10.0); a bad list is a one-line usage error (argparse, exit 2)."""
-    try:
-        lengths = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of seconds") from None
-    if not lengths or min(lengths) < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: excerpts must be at least 1 s long")
-    return lengths
+    return _number_list(text, "seconds", 1.0, np.inf, "excerpts must be at least 1 s long")
 
 
 def excerpt_figures(clips, length: float) -> dict:

@@ -2,7 +2,8 @@
 
 Pipeline, all at ``RHYTHM_FPS`` (60 Hz):
 
-1. resample keypoints (T, J, 2) from the motion's fps to 60 Hz (Catmull-Rom) -> (T60, J, 2);
+1. resample keypoints (T, J, 2) from the motion's fps to 60 Hz -> (T60, J, 2): linearly for the
+   onset sequence, Catmull-Rom for the tempo map's cues (see :func:`resample`);
 2. velocity: first difference over time -> (T60-1, J, 2);
 3. directogram: per joint, speed |v| summed into K direction bins of the angle folded into
    [0, 180) degrees, weighted by joint confidence -> (T60-1, K);
@@ -144,7 +145,7 @@ def resample(keypoints: np.ndarray, weights: np.ndarray, fps: float, target_fps:
     source frame rate that lands on a repeating pattern of 60 Hz samples: 12 Hz at 24 fps, 5 Hz
     at 25 fps. Its subharmonics (720/k and 300/k BPM) then read as tempo: on the 24 real AIST++
     clips of ../shared/data/real taken down to 24 fps, the directogram cue's tempo sat on one of
-    them in 20 of 24 clips (2 with this interpolant, as often as the other cues). Where a joint is
+    them in 20 of 24 clips (3 with this interpolant: chance, as often as the hips' bounce). Where a joint is
     untrusted (weight 0) at any of a segment's four control frames, that segment stays linear, so
     an untracked frame's coordinates do not leak further than before.
 
@@ -169,10 +170,10 @@ def resample(keypoints: np.ndarray, weights: np.ndarray, fps: float, target_fps:
     padded = np.concatenate([2 * kp[:1] - kp[1:2], kp, 2 * kp[-1:] - kp[-2:-1]])
     p0, p1, p2, p3 = padded[i0], padded[i0 + 1], padded[i0 + 2], padded[i0 + 3]
     tt = t[..., None]
-    cubic = p1 + 0.5 * tt * ((p2 - p0) + tt * ((2 * p0 - 5 * p1 + 4 * p2 - p3) + tt * (3 * (p1 - p2) + p3 - p0)))
     linear = p1 * (1 - tt) + p2 * tt
     if not catmull_rom:
         return linear, out_w
+    cubic = p1 + 0.5 * tt * ((p2 - p0) + tt * ((2 * p0 - 5 * p1 + 4 * p2 - p3) + tt * (3 * (p1 - p2) + p3 - p0)))
     padded_w = np.concatenate([w[:1], w, w[-1:]])
     trusted = np.minimum.reduce([padded_w[i0], padded_w[i0 + 1], padded_w[i0 + 2], padded_w[i0 + 3]]) > 0
     return np.where(trusted[..., None], cubic, linear), out_w
@@ -338,7 +339,6 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
     # way and in 20 with Catmull-Rom (chance 16.3, tests/test_encoders.py). The tempo map's cues
     # need Catmull-Rom (see resample).
     keypoints, weights = resample(motion.keypoints, motion.weights(), motion.fps, catmull_rom=False)
-    smooth_keypoints, smooth_weights = resample(motion.keypoints, motion.weights(), motion.fps)
     if keypoints.shape[0] < 3:
         empty = np.zeros(0, dtype=np.float32)
         return Rhythm(empty, empty.astype(np.uint8), np.zeros(0), np.zeros(0), None, motion.duration, mode=mode)
@@ -363,7 +363,12 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
     if moving or tempo_bpm is not None:
         # The map reads the default-mode directogram: compat mode's angle bins are a quirk of the
         # released encoder's input, not a better cue.
-        direct = envelope_from_directogram(directogram(smooth_keypoints, smooth_weights))
+        if motion.fps == RHYTHM_FPS:  # nothing was resampled: the onset sequence's input is the same
+            smooth_keypoints, smooth_weights = keypoints, weights
+            direct = raw if mode == "default" else envelope_from_directogram(directogram(keypoints, weights))
+        else:
+            smooth_keypoints, smooth_weights = resample(motion.keypoints, motion.weights(), motion.fps)
+            direct = envelope_from_directogram(directogram(smooth_keypoints, smooth_weights))
         cues, onset, independent = tempo_cues(smooth_keypoints, smooth_weights, motion.names, direct)
         genre = genre or motion.genre
         tempo_map = estimate_tempo_map(cues, onset, RHYTHM_FPS, motion.duration, GENRE_TEMPO_RANGE.get(genre),
