@@ -70,7 +70,14 @@ def measure(beats: np.ndarray, tempo: float | None, clip, meter: int | None = No
     return row
 
 
+def shown(value, spec: str = "{:.0%}") -> str:
+    """A figure for the summary lines, "-" where the data has no clip to measure it on."""
+    return "-" if value is None else spec.format(value)
+
+
 def means(rows: list[dict]) -> dict:
+    if not rows:
+        return {"clips": 0}
     out = {"clips": len(rows), "tempo_ok": float(np.mean([r["tempo_ok"] for r in rows]))}
     cvs = [r["cv"] for r in rows if r["cv"] is not None]
     out["median_cv"] = float(np.median(cvs)) if cvs else None
@@ -146,9 +153,9 @@ def main(argv=None) -> int:
         aist = [r for r in rows[source] if r["kind"] != "paired"]
         print(f"\n{source}: tempo within 5 % on {s['all']['tempo_ok']:.0%} of {s['all']['clips']} clips; "
               f"median beat-interval CV {s['all']['median_cv']:.3f}; AIST++ beats on the grid "
-              f"{means(aist).get('grid_share', float('nan')):.0%}; ballroom F1 "
-              f"{s.get('paired', {}).get('f1_200ms', float('nan')):.3f} at 0.2 s, "
-              f"{s.get('paired', {}).get('f1_70ms', float('nan')):.3f} at 70 ms")
+              f"{shown(means(aist).get('grid_share'))}; ballroom F1 "
+              f"{shown(s.get('paired', {}).get('f1_200ms'), '{:.3f}')} at 0.2 s, "
+              f"{shown(s.get('paired', {}).get('f1_70ms'), '{:.3f}')} at 70 ms")
         print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} clips)"
                                        for k, v in s.items() if k != "all"))
     print(f"\nmap tempo or one of its alternatives right on "
@@ -228,8 +235,8 @@ def map_figures(rows: list[dict], label: str, unit: str) -> dict:
     print(f"\nmap on {label} ({len(rows)}): tempo within 5 % on {out['all']['tempo_ok']:.0%} "
           f"(the map's or an alternative: {out['all']['tempo_or_alternative_ok']:.0%}, "
           f"{np.mean([len(r['alternatives']) for r in rows]):.2f} a take); "
-          f"AIST++ beats on the grid {means(aist).get('grid_share', float('nan')):.0%}; ballroom F1 "
-          f"{out.get('paired', {}).get('f1_200ms', float('nan')):.3f} at 0.2 s")
+          f"AIST++ beats on the grid {shown(means(aist).get('grid_share'))}; ballroom F1 "
+          f"{shown(out.get('paired', {}).get('f1_200ms'), '{:.3f}')} at 0.2 s")
     print("  by set: " + "; ".join(f"{k} tempo {v['tempo_ok']:.0%} ({v['clips']} {unit})"
                                    for k, v in out.items() if k != "all"))
     threes = [r for r in rows if r["true_meter"] == 3 and "meter" in r]

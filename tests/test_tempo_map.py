@@ -416,3 +416,73 @@ def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes
         else:
             assert tracker.main([str(takes), "--tracker", name]) == 0
             assert f"{name}: tempo within 5 % on" in capsys.readouterr().out
+
+
+def test_bench_realtempo_on_ballroom_dances_alone(tmp_path, capsys):
+    """A data folder with ballroom pairs only (what import_dance_with_melody writes): the AIST++
+    figures read "-", not nan."""
+    from dataclasses import replace
+
+    from motionscore.shared.motion import save_motion
+
+    data = tmp_path / "dwm"
+    (data / "paired").mkdir(parents=True)
+    song = beat_times(12.0, 120)
+    save_motion(replace(synthetic_dance(song, 12.0, genre="", seed=3), genre=None), data / "paired" / "DANCE_C_1.npz")
+    (data / "paired" / "DANCE_C_1.beats").write_text("".join(f"{t - ACCENT_LATENCY_S:.4f}\n" for t in song))
+    assert _bench("bench_realtempo").main(["--data", str(data)]) == 0
+    captured = capsys.readouterr()
+    assert "AIST++ beats on the grid -; ballroom F1 " in captured.out
+    assert "nan" not in captured.out and "Warning" not in captured.err
+
+
+def test_import_dance_with_melody_writes_the_paired_layout(tmp_path, capsys):
+    """benchmarks/import_dance_with_melody.py on a made-up capture in the public repository's
+    layout: the same projection, offset and beat cut as ../shared/data/real/paired, gap fills
+    counted, an LFS pointer skipped, nothing overwritten."""
+    import json
+
+    from motionscore.shared.motion import load_motion
+
+    module = _bench("import_dance_with_melody")
+    rng = np.random.default_rng(0)
+    frames = 250  # 10 s at 25 fps
+    t = np.arange(frames) / 25.0
+    skeletons = rng.normal(0.0, 20.0, (1, 23, 3)) + 5.0 * np.sin(2 * np.pi * 2.0 * t)[:, None, None] * rng.normal(
+        1.0, 0.3, (1, 23, 3))
+    fill = slice(100, 106)  # frames 100..105 on the straight line from frame 99 to frame 106
+    skeletons[fill] = skeletons[99] + (skeletons[106] - skeletons[99]) * (np.arange(1, 7) / 7)[:, None, None]
+    center = np.stack([np.linspace(0, 50, frames), np.full(frames, 90.0), np.zeros(frames)], axis=1)
+    source = tmp_path / "src"
+    dance = source / "DANCE_W_1"
+    dance.mkdir(parents=True)
+    (dance / "skeletons.json").write_text(json.dumps({"length": frames, "center": center.tolist(),
+                                                      "skeletons": skeletons.tolist()}))
+    (dance / "config.json").write_text(json.dumps({"start_position": 50, "end_position": 300}))
+    (dance / "audio.mp3").write_bytes(b"\xff" * 1000)
+    pointer = source / "DANCE_C_9"
+    pointer.mkdir()
+    (pointer / "skeletons.json").write_text(json.dumps({"length": frames, "center": center.tolist(),
+                                                        "skeletons": skeletons.tolist()}))
+    (pointer / "config.json").write_text("{}")
+    (pointer / "audio.mp3").write_text("version https://git-lfs.github.com/spec/v1\n")
+    song_beats = np.arange(0.5, 20.0, 0.5)  # the whole song's beats; the dance starts at 2 s
+    out = tmp_path / "out" / "paired"
+    out.mkdir(parents=True)
+    line = module.convert(dance, out, track=lambda path: song_beats)
+    assert "DANCE_W_1: 10.0 s from 2.00 s into the song, 20 beats" in line and "1 gap fills" in line
+    motion = load_motion(out / "DANCE_W_1.npz")
+    joints = np.load(out / "DANCE_W_1.joints3d.npy")
+    assert motion.fps == 25.0 and motion.frame_size == (1920, 1080) and motion.extras["music_offset_s"] == 2.0
+    np.testing.assert_allclose(joints, skeletons + center[:, None], atol=1e-4)
+    np.testing.assert_allclose(motion.keypoints[:, 5, 0], 960 + 2.5 * joints[:, 3, 0], atol=1e-3)  # left shoulder
+    np.testing.assert_allclose(motion.keypoints[:, 16, 1], 740 - 2.5 * joints[:, 18, 1], atol=1e-3)  # right ankle
+    beats = np.loadtxt(out / "DANCE_W_1.beats")
+    np.testing.assert_allclose(beats, song_beats[(song_beats >= 2.0) & (song_beats < 12.0)] - 2.0)
+    assert module.gap_fills(joints) == [100]
+    assert module.convert(pointer, out, track=lambda path: song_beats).startswith("DANCE_C_9: skipped, no audio.mp3")
+    (out / "DANCE_W_1.beats").write_text("1.0\n")  # the user's file stays as it is
+    assert module.convert(dance, out, track=lambda path: song_beats) == "DANCE_W_1: already there"
+    assert (out / "DANCE_W_1.beats").read_text() == "1.0\n"
+    assert module.main([str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
+    assert "no DANCE_* folders" in capsys.readouterr().err
