@@ -137,11 +137,14 @@ def main(argv=None) -> int:
         print(f"bench_independent_tracker: no take in {args.takes} could be scored (each needs its .beats or .bpm "
               "and must be readable)", file=sys.stderr)
         return 2
-    mean = lambda key: float(np.mean([r[key] for r in rows if key in r])) if any(key in r for r in rows) else float("nan")  # noqa: E731
+    def mean(key: str, spec: str) -> str:  # "-" where no take has the figure (no AIST++ take, say)
+        values = [r[key] for r in rows if key in r]
+        return spec.format(float(np.mean(values))) if values else "-"
+
     cvs = [r["cv"] for r in rows if r["cv"] is not None]
-    print(f"\n{args.tracker}: tempo within 5 % on {mean('tempo_ok'):.0%} of {len(rows)} clips; median beat-interval CV "
-          f"{np.median(cvs):.3f}; AIST++ beats on the grid {mean('grid_share'):.0%}; ballroom F1 "
-          f"{mean('f1_200ms'):.3f} at 0.2 s, {mean('f1_70ms'):.3f} at 70 ms")
+    print(f"\n{args.tracker}: tempo within 5 % on {mean('tempo_ok', '{:.0%}')} of {len(rows)} clips; median "
+          f"beat-interval CV {np.median(cvs):.3f}; AIST++ beats on the grid {mean('grid_share', '{:.0%}')}; "
+          f"ballroom F1 {mean('f1_200ms', '{:.3f}')} at 0.2 s, {mean('f1_70ms', '{:.3f}')} at 70 ms")
     return 0
 
 
