@@ -24,6 +24,10 @@ those lengths (seconds): real shots are often short, and the map has less to go 
 frame rates would have recorded it (``real_clips.at_frame_rate``): Blender scenes run at 24, 25
 or 30 fps, the AIST++ keypoints at 30 and 60, the ballroom capture at 25.
 
+``--data DIR`` scores any folder in that layout, e.g. the 43 ballroom captures of the public
+"Dance with Melody" set that ``import_dance_with_melody.py`` writes (38 of them not in
+``paired/``).
+
 ``--write-audio DIR`` also writes each take as ``DIR/NAME.wav`` with the reference beats
 (``NAME.beats``, ballroom) or the true tempo (``NAME.bpm``), so that any other beat tracker can
 score the same music.
