@@ -2,8 +2,8 @@
 
 ``../shared/data/real/paired/`` holds 5 ballroom dances of that set (Tang, Jia, Mao, ACM MM 2018;
 github.com/mhy12345/Music-to-Dance-Motion-Synthesis: research use only, no licence, commercial
-songs; never commit its files here). The public repository has 48 captures with their songs, 43 of
-them with both. This writes them in the same layout as ``paired/``, so that the tempo map can be
+songs; never commit its files here). The public repository has 61 dances; 43 of them have both
+their capture and their song (the others' files are missing or Git LFS pointers). This writes them in the same layout as ``paired/``, so that the tempo map can be
 measured on ballroom dances it was never tuned on:
 
 - ``OUT/paired/NAME.npz``: the motion (17 COCO-named joints, the front orthographic view of the
@@ -40,13 +40,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_independent_tracker import madmom_beats  # noqa: E402
 
+from motionscore.shared.motion import COCO17, Motion, save_motion  # noqa: E402
+
 FPS = 25.0
 #: The capture's joints for the 17 COCO names (0 head, 1 neck; arms 3-5 and 12-14 shoulder to
 #: hand; legs 7-9 and 16-18 hip to ankle), as in ``paired/`` (its README).
 COCO_FROM_CAPTURE = (0, 0, 0, 1, 1, 3, 12, 4, 13, 5, 14, 7, 16, 8, 17, 9, 18)
-COCO_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-              "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-              "right_knee", "left_ankle", "right_ankle")
 #: Second differences below this (cm) in every joint and axis: a straight, constant-speed frame.
 STRAIGHT_CM = 1e-3
 
@@ -79,17 +78,22 @@ def convert(folder: Path, out: Path, track=madmom_beats) -> str:
     targets = [out / f"{name}{suffix}" for suffix in (".npz", ".joints3d.npy", ".beats")]
     if all(t.exists() for t in targets):
         return f"{name}: already there"
-    data = json.loads(skeletons.read_text())
-    joints = np.asarray(data["skeletons"], dtype=np.float32) + np.asarray(data["center"], dtype=np.float32)[:, None]
-    offset = float(json.loads(config.read_text())["start_position"]) / FPS
+    try:
+        data = json.loads(skeletons.read_text())
+        joints = np.asarray(data["skeletons"], dtype=np.float32) + np.asarray(data["center"], dtype=np.float32)[:, None]
+        offset = float(json.loads(config.read_text())["start_position"]) / FPS
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        return f"{name}: skipped, unreadable skeletons.json or config.json ({type(error).__name__}: {error})"
+    if joints.ndim != 3 or joints.shape[1:] != (23, 3) or joints.shape[0] < 2:
+        return f"{name}: skipped, skeletons.json holds {joints.shape} positions, not (T, 23, 3)"
     duration = joints.shape[0] / FPS
     picked = joints[:, list(COCO_FROM_CAPTURE)]  # float32 arithmetic, as paired/ was made
     keypoints = np.stack([960.0 + 2.5 * picked[..., 0], 740.0 - 2.5 * picked[..., 1]], axis=-1).astype(np.float32)
     if not targets[1].exists():
         np.save(targets[1], joints)
     if not targets[0].exists():
-        np.savez(targets[0], keypoints=keypoints, fps=np.float64(FPS), frame_size=np.array([1920, 1080]),
-                 joint_names=np.array(COCO_NAMES), music_offset_s=np.float64(offset))
+        save_motion(Motion(keypoints=keypoints, fps=FPS, joint_names=COCO17, frame_size=(1920, 1080),
+                           extras={"music_offset_s": offset}), targets[0])
     if not targets[2].exists():
         beats = np.asarray(track(song), dtype=np.float64) - offset
         beats = beats[(beats >= 0.0) & (beats < duration)]
@@ -111,6 +115,10 @@ def main(argv=None) -> int:
     folders = sorted(p for p in args.source.glob("DANCE_*") if p.is_dir())
     if args.names:
         wanted = set(args.names.split(","))
+        unknown = sorted(wanted - {p.name for p in folders})
+        if unknown:
+            print(f"import_dance_with_melody: no folder {', '.join(unknown)} in {args.source}", file=sys.stderr)
+            return 2
         folders = [p for p in folders if p.name in wanted]
     if not folders:
         print(f"import_dance_with_melody: no DANCE_* folders in {args.source}", file=sys.stderr)

@@ -486,3 +486,13 @@ def test_import_dance_with_melody_writes_the_paired_layout(tmp_path, capsys):
     assert (out / "DANCE_W_1.beats").read_text() == "1.0\n"
     assert module.main([str(tmp_path / "nothing"), str(tmp_path / "out")]) == 2
     assert "no DANCE_* folders" in capsys.readouterr().err
+    assert module.main([str(source), str(tmp_path / "out"), "--names", "DANCE_W_1,DANCE_X_7"]) == 2
+    assert "no folder DANCE_X_7" in capsys.readouterr().err
+    broken = source / "DANCE_R_1"  # a cut-off download: one line, no traceback, nothing written
+    broken.mkdir()
+    (broken / "skeletons.json").write_text('{"length": 250, "center": [[0, 0, 0]' + " " * 300)
+    (broken / "config.json").write_text('{"start_position": 0}')
+    (broken / "audio.mp3").write_bytes(b"\xff" * 1000)
+    assert module.convert(broken, out, track=lambda path: song_beats).startswith(
+        "DANCE_R_1: skipped, unreadable skeletons.json or config.json (JSONDecodeError")
+    assert not (out / "DANCE_R_1.npz").exists()
