@@ -15,7 +15,12 @@ it wrote with librosa (independent of how the music was made), and prints:
 then the means, and the same figures for the tempo map itself (before any audio).
 
     .venv/bin/python benchmarks/bench_realtempo.py [--data ../shared/data/real] [--views 0,4,8] [--json OUT]
-        [--write-audio DIR] [--excerpts 6,10] [--frame-rates 24,25,30]
+        [--write-audio DIR] [--excerpts 6,10] [--frame-rates 24,25,30] [--no-genre]
+
+Each clip is scored with its genre, as a user who names the dance would: the AIST++ clips carry
+theirs, the ballroom clips their dance from the name (``DANCE_W_*`` Waltz, ``C`` Cha-cha, ``R``
+Rumba, ``T`` Tango), which sets the tempo map's prior, the waltzes' 3/4 and the synth's style.
+``--no-genre`` scores every clip as a user who names none.
 
 ``--excerpts 6,10`` also scores the tempo map alone on consecutive excerpts of each clip of
 those lengths (seconds): real shots are often short, and the map has less to go on.
@@ -48,7 +53,7 @@ import numpy as np  # noqa: E402
 
 from motionscore.server.evaluation.metrics import (beat_scores, grid_share, interval_cv, tempo_right,  # noqa: E402
                                                    track_music_beats)
-from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips  # noqa: E402
+from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips, without_genre  # noqa: E402
 from motionscore.server.generation.backbones import load_backbone  # noqa: E402
 from motionscore.server.serving.scoring import score_motion  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
@@ -117,11 +122,16 @@ def main(argv=None) -> int:
                         help="comma-separated frame rates to score the map on every clip captured at, e.g. 24,25,30")
     parser.add_argument("--write-audio", type=Path, default=None, metavar="DIR",
                         help="also write each take (WAV) and its reference beats or tempo here")
+    parser.add_argument("--no-genre", action="store_true",
+                        help="score every clip as a user who names no genre (by default the AIST++ clips "
+                             "carry their genre and the ballroom clips their dance, e.g. Waltz)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"bench_realtempo: no data folder {args.data}", file=sys.stderr)
         return 2
     clips = load_real_clips(args.data, tuple(int(v) for v in args.views.split(",")))
+    if args.no_genre:
+        clips = [without_genre(clip) for clip in clips]
     backbone = load_backbone("synth")
     rows = {"map": [], "music": []}
     print(f"{'clip':<34} {'true':>6} | {'map':>6} {'ok':>3} {'bar':>3} | {'music':>6} {'ok':>3} {'CV':>6} "

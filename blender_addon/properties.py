@@ -4,11 +4,13 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 
 from .mapping import PRESET_NAMES
-from .shared.genres import GENRES
+from .shared.genres import BALLROOM, GENRES
 from .shared.tempo_map import ALTERNATIVES
 
 GENRE_ITEMS = [("AUTO", "Automatic", "Let the server choose (the motion's tempo decides)")] + [
-    (code, name, f"AIST++ genre {code}") for code, name in GENRES]
+    (code, name, f"AIST++ genre {code}") for code, name in GENRES] + [
+    (code, name, f"Ballroom, {lo:g}-{hi:g} BPM in {meter}/4: the tempo map's range and meter")
+    for code, name, (lo, hi), meter in BALLROOM]
 PRESET_ITEMS = [("AUTO", "Automatic", "Detect the rig's naming"),
                 ("DEFORM", "Deform bones", "Use every deform bone (any rig)")] + [
     (name, name.title(), f"{name.title()} bone names") for name in PRESET_NAMES]

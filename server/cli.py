@@ -161,7 +161,8 @@ def _add_map_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tempo", type=float, default=None, metavar="BPM",
                         help="impose the tempo instead of estimating it from the motion")
     parser.add_argument("--meter", type=int, default=None, choices=(3, 4),
-                        help="beats per bar (default: from the motion, 3 for a waltz's rise and fall, else 4)")
+                        help="beats per bar (default: the genre's, 3 for a waltz; else from the motion, "
+                             "3 for a waltz's rise and fall, else 4)")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -257,14 +258,16 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
     motion = _load(args.motion)
     settings = _map_options(args)
     try:
-        ScoreOptions(**settings).check_motion(motion.duration)
+        options = ScoreOptions(genre=args.genre, **settings)
+        options.check_motion(motion.duration)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
-    rhythm = extract_rhythm(motion, mode=args.mode, **settings)
+    rhythm = extract_rhythm(motion, mode=args.mode, genre=options.genre, **settings)
     tempo_map = rhythm.tempo_map
     summary = {
         "file": args.motion, "frames": motion.num_frames, "fps": motion.fps, "duration_s": motion.duration,
-        "joints": motion.num_joints, "genre": motion.genre, "mode": rhythm.mode, "static": rhythm.is_static,
+        "joints": motion.num_joints, "genre": options.genre or motion.genre, "mode": rhythm.mode,
+        "static": rhythm.is_static,
         "tempo_bpm": rhythm.tempo_bpm, "rhythm_fps": rhythm.fps, "sequence_length": int(rhythm.binary.size),
         "onsets": int(rhythm.binary.sum()), "beat_times_s": [round(float(t), 4) for t in rhythm.beat_times],
         "kinematic_beat_times_s": [round(float(t), 4) for t in rhythm.kinematic_beat_times],
@@ -275,7 +278,7 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(f"{args.motion}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.3f} s), "
-          f"{motion.num_joints} joints, genre {motion.genre or 'not set'}")
+          f"{motion.num_joints} joints, genre {summary['genre'] or 'not set'}")
     if tempo_map is None:
         print("  the motion does not move: no onsets, no beats, no tempo" if rhythm.is_static
               else "  no steady pulse: no beats, no tempo")
@@ -713,6 +716,8 @@ def build_parser() -> argparse.ArgumentParser:
     rhythm.add_argument("motion", help="motion file (.npz)")
     rhythm.add_argument("--mode", choices=RHYTHM_MODES, default="default")
     rhythm.add_argument("--json", action="store_true", help="machine-readable output")
+    rhythm.add_argument("--genre", default=None, help=f"genre for the tempo map's prior and meter (default: the "
+                                                      f"motion's genre). Valid: {valid_genres_text()}")
     _add_map_options(rhythm)
     rhythm.set_defaults(func=cmd_rhythm)
 

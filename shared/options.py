@@ -79,7 +79,9 @@ class ScoreOptions:
     """How to score a motion.
 
     Attributes:
-        genre: genre code/name, or None/"auto" to let the backbone choose.
+        genre: genre code/name (an AIST++ genre or a ballroom dance, see :mod:`.genres`), or
+            None/"auto" to let the backbone choose. It sets the tempo map's tempo prior (and 3/4 for
+            a waltz unless ``meter`` is given).
         prompt: free text that steers the music ("" for none).
         seed: random seed (0 .. 2**32-1); same motion + options + seed -> same audio.
         backbone: which backbone must serve the request; None accepts whatever the server runs.
@@ -92,7 +94,8 @@ class ScoreOptions:
         hits: sync points in seconds from the motion's first frame that the music must put a beat
             on (e.g. a punch); the tempo bends as little as possible to catch them.
         tempo_bpm: the tempo the music must take (BPM); None estimates it from the motion.
-        meter: beats per bar, 3 or 4; None: from the motion (3/4 where its rise and fall says so, else 4/4).
+        meter: beats per bar, 3 or 4; None: the genre's (3/4 for a waltz), else from the motion (3/4
+            where its rise and fall says so, else 4/4).
         channels: "mono" or "stereo"; None for the backbone's own (stereo for stableaudio, mono
             for the others). "mono" downmixes a stereo backbone; "stereo" needs a stereo one.
     """

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .genres import GENRE_TEMPO_RANGE
+from .genres import GENRE_METER, GENRE_TEMPO_RANGE
 from .motion import Motion
 from .tempo import track_beats
 from .tempo_map import TempoMap, estimate_tempo_map, smooth
@@ -330,7 +330,8 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
     """Rhythm of a motion (see the module docstring). Pure numpy; any length and joint count.
 
     ``hits`` (seconds), ``tempo_bpm`` (the user's tempo, no estimate) and ``meter`` (3 or 4) go to
-    the tempo map; ``genre`` (a code; default the motion's) sets its tempo prior.
+    the tempo map; ``genre`` (a code; default the motion's) sets its tempo prior and, for a genre
+    in 3/4 (a waltz), the meter unless ``meter`` is given.
     """
     if mode not in MODES:
         raise ValueError(f"unknown rhythm mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -371,6 +372,8 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
             direct = envelope_from_directogram(directogram(smooth_keypoints, smooth_weights))
         cues, onset, independent = tempo_cues(smooth_keypoints, smooth_weights, motion.names, direct)
         genre = genre or motion.genre
+        if meter is None:
+            meter = GENRE_METER.get(genre)
         tempo_map = estimate_tempo_map(cues, onset, RHYTHM_FPS, motion.duration, GENRE_TEMPO_RANGE.get(genre),
                                        hits=hits, tempo_bpm=tempo_bpm, meter=meter, latency_s=ACCENT_LATENCY_S,
                                        independent=independent, meter_cue=cues[-1] if independent else None)

@@ -201,6 +201,24 @@ def test_hits_tempo_and_meter_from_the_command_line(tmp_path, capsys):
         assert not (tmp_path / "bad.wav").exists()
 
 
+def test_a_named_ballroom_dance_sets_the_map_and_the_prompt_from_the_command_line(tmp_path, capsys):
+    save_motion(synthetic_dance(beat_times(12.0, 87), 12.0, fps=30, genre="HO", seed=1), tmp_path / "m.npz")
+    code, out, _ = run(["rhythm", tmp_path / "m.npz", "--json"], capsys)
+    assert code == 0 and json.loads(out)["tempo_map"]["meter"] == 4
+    code, out, _ = run(["rhythm", tmp_path / "m.npz", "--genre", "waltz", "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["genre"] == "WZ" and data["tempo_map"]["meter"] == 3
+    code, out, err = run(["rhythm", tmp_path / "m.npz", "--genre", "polka"], capsys)
+    assert code == 2 and "unknown genre 'polka'" in err and "Waltz" in err and "Traceback" not in err
+    pytest.importorskip("torch")
+    code, out, _ = run(["score", tmp_path / "m.npz", "-o", tmp_path / "t.wav", "--genre", "Waltz", "--backbone",
+                        "musicgen", "--model", "tiny", "--sample-rate", "16000", "--json", "-q"], capsys)
+    meta = json.loads(out)
+    assert code == 0 and meta["genre"] == "WZ" and meta["tempo_map"]["meter"] == 3
+    assert meta["backbone_info"]["prompt_text"].startswith("a Waltz music")
+    assert meta["backbone_info"]["prompt_text"].endswith("87 bpm, in 3/4 time")
+
+
 def test_eval_one_against_the_motion_and_annotated_beats(tmp_path, capsys):
     motion = synthetic_dance(beat_times(10.0, 120), 10.0, fps=30, genre="HO", seed=1)
     save_motion(motion, tmp_path / "m.npz")

@@ -59,6 +59,14 @@ def test_encoders_read_the_periodicity(projector):
         Encoders(EncoderConfig(dim=32, periodicity_lags=SEQ))
 
 
+def test_a_ballroom_dance_reaches_the_genre_encoder_as_automatic():
+    """The encoder learnt the AIST++ genres only: a ballroom dance gets the uniform one-hot, as auto."""
+    torch.manual_seed(0)
+    encoders = Encoders(EncoderConfig(dim=32, hidden=64)).eval()
+    out = encoders(torch.cat([_pulse_train(30, 3)] * 3), ["WZ", None, "HO"])
+    assert torch.equal(out[0], out[1]) and not torch.allclose(out[0, 1], out[2, 1])
+
+
 @pytest.mark.realdata
 def test_periodicity_finds_the_music_tempo_in_real_dance(real_data):
     """On real AIST++ dances (5.12 s windows, half-window hop), the strongest lag between 20 and 50

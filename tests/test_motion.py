@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from motionscore.shared import limits
-from motionscore.shared.genres import GENRE_CODES, UnknownGenreError, parse_genre
+from motionscore.shared.genres import (BALLROOM, GENRE_CODES, GENRE_METER, GENRE_NAMES, GENRE_TEMPO_RANGE,
+                                      UnknownGenreError, parse_genre)
 from motionscore.shared.motion import COCO17, Motion, MotionError, load_motion, save_motion
 
 
@@ -75,8 +76,18 @@ def test_genre_parsing():
     assert parse_genre("gBR") == "BR" and parse_genre("LA-style Hip-hop") == "LH"
     assert parse_genre("auto") is None and parse_genre(None) is None
     assert [parse_genre(c) for c in GENRE_CODES] == list(GENRE_CODES)
-    with pytest.raises(UnknownGenreError, match="Waack"):
+    with pytest.raises(UnknownGenreError, match="Waack.*Waltz"):
         parse_genre("polka")
+
+
+def test_ballroom_dances_are_genres_with_a_tempo_range_and_meter():
+    assert [parse_genre(t) for t in ("waltz", "Cha-Cha-Cha", "cha-cha", "Viennese Waltz", "paso doble", "TG")] == \
+        ["WZ", "CC", "CC", "VW", "PD", "TG"]
+    assert not set(GENRE_CODES) & {code for code, *_ in BALLROOM}  # the encoder's vocabulary stays AIST++
+    for code, name, (lo, hi), meter in BALLROOM:
+        assert GENRE_NAMES[code] == name and GENRE_TEMPO_RANGE[code] == (lo, hi) and 80 <= lo < hi <= 210
+        assert GENRE_METER.get(code, 4) == meter
+    assert GENRE_METER == {"VW": 3, "WZ": 3}
 
 
 @settings(max_examples=30, deadline=None)

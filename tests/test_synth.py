@@ -8,7 +8,8 @@ from motionscore.server.generation.backbones.base import Cancelled
 from motionscore.server.generation.backbones.synth import beat_grid, choose_genre
 from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
 from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
-from motionscore.shared.genres import GENRE_CODES
+from motionscore.server.generation.backbones.synth_styles import STYLES
+from motionscore.shared.genres import BALLROOM, GENRE_CODES, GENRE_METER, GENRE_NAMES, GENRE_TEMPO_RANGE
 from motionscore.shared.rhythm import extract_rhythm
 
 SR = 22050
@@ -65,11 +66,31 @@ def test_deterministic_for_a_seed_and_varied_across_seeds():
 
 def test_genres_sound_different():
     motion = synthetic_dance(beat_times(6, 110), 6)
-    takes = {g: generate(motion, genre=g, seed=0).audio for g in GENRE_CODES}
-    for g in GENRE_CODES:
-        for h in GENRE_CODES:
+    takes = {g: generate(motion, genre=g, seed=0).audio for g in GENRE_NAMES}
+    assert set(takes) == set(STYLES)  # every genre a user may name has a synth style
+    for g in takes:
+        for h in takes:
             if g < h:
                 assert not np.allclose(takes[g], takes[h], atol=1e-3), (g, h)
+
+
+@pytest.mark.parametrize("code", [code for code, *_ in BALLROOM])
+def test_a_ballroom_dance_is_played_on_the_map_in_its_meter(code):
+    """Named, a ballroom dance gets music at its tempo (the dance's range picks the octave), in its
+    meter (3/4 for the waltzes), in its style, on the map's beats."""
+    low, high = GENRE_TEMPO_RANGE[code]
+    bpm = (low + high) / 2
+    motion = synthetic_dance(beat_times(12.0, bpm), 12.0, seed=2)
+    rhythm = extract_rhythm(motion, genre=code)
+    assert rhythm.tempo_bpm == pytest.approx(bpm, rel=0.01) and rhythm.tempo_map.meter == GENRE_METER.get(code, 4)
+    out = load_backbone("synth").generate(GenerationRequest(rhythm=rhythm, duration=motion.duration, sample_rate=SR,
+                                                            genre=code, seed=0))
+    assert out.genre == code
+    _, music_beats = track_music_beats(out.audio, out.sample_rate)
+    scores = beat_scores(music_beats, rhythm.beat_times, 0.2)
+    # librosa may hear the fastest dances (quickstep, jive, Viennese waltz) in half time: then
+    # every beat it hears is still one of the map's.
+    assert max(scores.f1, scores.bcs if bpm > 160 else 0.0) >= 0.8, scores
 
 
 def test_static_motion_gets_steady_music():

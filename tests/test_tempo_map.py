@@ -171,6 +171,21 @@ def test_a_genres_tempo_range_is_flat_inside_and_falls_off_outside():
     assert tempo_prior(np.array([110.0]), None)[0] == 1.0  # no genre: the bell around 110
 
 
+def test_a_named_ballroom_dance_sets_the_meter_and_the_musical_octave():
+    """A four-square dancer at 87 BPM named a waltz gets 3/4 bars (the user's meter still wins); the
+    same steps at 102 BPM are quickstep at 204 BPM and rumba at 102 (the dance's WDSF tempo)."""
+    steps = synthetic_dance(beat_times(16.0, 87), 16.0, genre="HO", seed=1)
+    assert extract_rhythm(steps).tempo_map.meter == 4
+    waltz = extract_rhythm(steps, genre="WZ").tempo_map
+    assert waltz.meter == 3 and np.all(np.diff(waltz.downbeats) == 3)
+    assert waltz.tempo_bpm == pytest.approx(87, rel=0.01)
+    assert extract_rhythm(replace(steps, genre="waltz")).tempo_map.meter == 3  # the motion's own genre
+    assert extract_rhythm(steps, genre="WZ", meter=4).tempo_map.meter == 4
+    faster = synthetic_dance(beat_times(16.0, 102), 16.0, genre="HO", seed=1)
+    assert extract_rhythm(faster, genre="QS").tempo_bpm == pytest.approx(204, rel=0.01)
+    assert extract_rhythm(faster, genre="RB").tempo_bpm == pytest.approx(102, rel=0.01)
+
+
 def _pulse_envelope(rate: float, seconds: float, beats: np.ndarray, heights: np.ndarray) -> np.ndarray:
     """An onset envelope (N,) with a narrow bump of the given height at each beat time (s)."""
     t = (np.arange(int(seconds * rate)) + 1.0) / rate

@@ -7,7 +7,8 @@ there, the song's beats on the dance's clock:
 - ``aistpp-official/keypoints2d/*.pkl``: official AIST++ pickles, 9 camera views at 60 fps; the
   tempo follows from the music id (mBR2 = 100 BPM; 80 + 10 k BPM for mXXk, 110 + 5 k for house);
 - ``paired/NAME.npz`` + ``NAME.beats``: ballroom dances with their song's beats (seconds from the
-  dance's first frame).
+  dance's first frame); the dance (``DANCE_W_*`` a waltz, ``C`` cha-cha, ``R`` rumba, ``T`` tango)
+  becomes the motion's genre, as the AIST++ clips carry theirs (:func:`without_genre` drops it).
 
 The data is third-party and never ships with the product; this module only reads it.
 """
@@ -24,6 +25,8 @@ from motionscore.shared.options import read_times
 from motionscore.shared.rhythm import resample
 
 OFFICIAL_FPS = 60.0
+#: The dance letter of a Dance-with-Melody name (``DANCE_W_1``) -> its genre code.
+BALLROOM_LETTERS = {"C": "CC", "R": "RB", "T": "TG", "W": "WZ"}
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,18 @@ def load_real_clips(root: Path, views: tuple[int, ...] = tuple(range(9))) -> lis
                                   aist_music_bpm(music_id(path.stem))))
     for path in sorted((root / "paired").glob("*.npz")):
         beats = read_beats(path.with_suffix(".beats"))
-        clips.append(RealClip(path.stem, "paired", load_motion(path), float(60.0 / np.median(np.diff(beats))), beats,
+        motion = load_motion(path)
+        letter = path.stem.split("_")[1] if path.stem.count("_") >= 2 else ""
+        if motion.genre is None and letter in BALLROOM_LETTERS:
+            motion = replace(motion, genre=BALLROOM_LETTERS[letter])
+        clips.append(RealClip(path.stem, "paired", motion, float(60.0 / np.median(np.diff(beats))), beats,
                               3 if path.stem.startswith("DANCE_W_") else 4))
     return clips
+
+
+def without_genre(clip: RealClip) -> RealClip:
+    """``clip`` as a user who names no genre would score it."""
+    return replace(clip, motion=replace(clip.motion, genre=None))
 
 
 def at_frame_rate(clip: RealClip, fps: float) -> RealClip:
