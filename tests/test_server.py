@@ -32,6 +32,7 @@ def test_hello_and_score(server_process):
     with ScoreClient(address) as client:
         info = client.hello()
         assert info["backbone"]["name"] == "synth" and info["protocol"] == P.PROTOCOL_VERSION
+        assert {"HO", "WZ", "CC"} <= set(info["genres"])  # the AIST++ genres and the ballroom dances
         seen = []
         motion = short_motion(2.0)
         result = client.score(motion, ScoreOptions(seed=3, sample_rate=16000), on_progress=lambda f, s: seen.append(f))

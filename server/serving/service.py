@@ -21,7 +21,7 @@ import zmq
 from motionscore.shared import limits
 from motionscore.shared import protocol as P
 from motionscore.shared.client import DEFAULT_ADDRESS
-from motionscore.shared.genres import GENRE_CODES
+from motionscore.shared.genres import GENRE_NAMES
 
 from motionscore.server import __version__
 from motionscore.server.generation.backbones import Backbone
@@ -253,7 +253,7 @@ class ScoreServer:
         return {
             "type": P.INFO, "server": "motionscore", "version": __version__, "protocol": P.PROTOCOL_VERSION,
             "keys_required": self.keys is not None,
-            "backbone": self.backbone.describe(), "genres": list(GENRE_CODES),
+            "backbone": self.backbone.describe(), "genres": list(GENRE_NAMES),
             "limits": {"max_request_bytes": limits.MAX_REQUEST_BYTES, "max_frames": limits.MAX_FRAMES,
                        "max_joints": limits.MAX_JOINTS, "max_duration_s": limits.MAX_DURATION_S,
                        "min_fps": limits.MIN_FPS, "max_fps": limits.MAX_FPS},
