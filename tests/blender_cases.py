@@ -352,6 +352,7 @@ def case_hits(args):
         scene.timeline_markers.new(name, frame=frame)
     settings = scene.motionscore
     settings.beat_markers = bool(args.get("beat_markers", False))
+    settings.genre = args.get("genre", "AUTO")
     runs, takes = [], []
     for _ in range(2):
         runs.append(sorted(bpy.ops.motionscore.score_animation()))

@@ -218,6 +218,15 @@ def test_beat_markers_on_request(addon_zip, server, tmp_path):
     assert len(beats) >= 2 * len(bars) > 0
 
 
+def test_a_dance_named_in_the_panel_sets_the_meter_of_the_markers(addon_zip, server, tmp_path):
+    """The same four-square rig, named a Waltz in the panel's Genre: bars of three beats."""
+    result, _ = run_case("hits", tmp_path, zip=addon_zip, server=server, markers=[], beat_markers=True, genre="WZ")
+    assert result["runs"] == [["FINISHED"], ["FINISHED"]] and "3/4" in result["summary"]
+    positions = {int(name.rsplit(".", 1)[1]) for name, _ in result["markers"] if name.startswith("ms beat ")}
+    assert positions == {2, 3}
+    assert len([name for name, _ in result["markers"] if name.startswith("ms bar ")]) >= 4
+
+
 @pytest.mark.parametrize("no_editor", [False, True])
 def test_a_blender_without_audio_keeps_the_take_and_says_where_it_is(no_editor, addon_zip, server, tmp_path):
     result, stderr = run_case("no_audio", tmp_path, zip=addon_zip, server=server, no_editor=no_editor)
