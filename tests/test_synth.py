@@ -193,3 +193,8 @@ def test_the_music_plays_the_maps_bars_in_three_four(genre, monkeypatch):
     for t in basses[(basses >= beats[downbeats[0]]) & (basses < beats[downbeats[-1]])]:
         bar_start = beats[downbeats][np.searchsorted(beats[downbeats], t + 1e-6) - 1]
         assert t - bar_start < period - 1e-3  # within the bar's first beat
+
+
+def test_synthetic_dancers_refuse_a_genre_they_cannot_dance():
+    with pytest.raises(ValueError, match=r"AIST\+\+ genres only.*'waltz'"):
+        synthetic_dance(beat_times(4, 100), 4, genre="waltz")

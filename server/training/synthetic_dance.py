@@ -97,6 +97,8 @@ def synthetic_dance(beats: np.ndarray, duration: float, fps: float = 30.0, genre
     Returns a Motion of round(duration * fps) frames with the genre set.
     """
     code = parse_genre(genre) or "HO"
+    if code not in _STYLES:
+        raise ValueError(f"synthetic dancers move in the AIST++ genres only ({', '.join(_STYLES)}), not {genre!r}")
     style = _STYLES[code]
     rng = np.random.default_rng(seed)
     frames = int(round(duration * fps))
