@@ -15,12 +15,17 @@ it wrote with librosa (independent of how the music was made), and prints:
 then the means, and the same figures for the tempo map itself (before any audio).
 
     .venv/bin/python benchmarks/bench_realtempo.py [--data ../shared/data/real] [--views 0,4,8] [--json OUT]
-        [--write-audio DIR] [--excerpts 6,10] [--frame-rates 24,25,30] [--no-genre]
+        [--write-audio DIR] [--excerpts 6,10] [--frame-rates 24,25,30] [--no-genre] [--ceiling]
 
 Each clip is scored with its genre, as a user who names the dance would: the AIST++ clips carry
 theirs, the ballroom clips their dance from the name (``DANCE_W_*`` Waltz, ``C`` Cha-cha, ``R``
 Rumba, ``T`` Tango), which sets the tempo map's prior, the waltzes' 3/4 and the synth's style.
 ``--no-genre`` scores every clip as a user who names none.
+
+``--ceiling`` also prints, per ballroom clip, the best F1 a steady grid reaches against the song's
+beats when its phase is picked by looking at the song: at the map's tempo (how much is tempo, how
+much phase), and for the waltzes with a 3D capture (``paired/NAME.joints3d.npy``) at the tempo of
+the capture's own rise and fall (what any steady music that follows this motion can reach).
 
 ``--excerpts 6,10`` also scores the tempo map alone on consecutive excerpts of each clip of
 those lengths (seconds): real shots are often short, and the map has less to go on.
@@ -122,6 +127,10 @@ def main(argv=None) -> int:
                         help="comma-separated frame rates to score the map on every clip captured at, e.g. 24,25,30")
     parser.add_argument("--write-audio", type=Path, default=None, metavar="DIR",
                         help="also write each take (WAV) and its reference beats or tempo here")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also print, per ballroom clip, the best F1 a steady grid reaches against the song "
+                             "with its phase picked by looking at the song: at the map's tempo and, for the "
+                             "waltzes, at the 3D capture's own rise-and-fall tempo")
     parser.add_argument("--no-genre", action="store_true",
                         help="score every clip as a user who names no genre (by default the AIST++ clips "
                              "carry their genre and the ballroom clips their dance, e.g. Waltz)")
@@ -179,6 +188,8 @@ def main(argv=None) -> int:
     waltzes = [r for r, clip in zip(rows["map"], clips) if clip.true_meter == 3 and "meter_ok" in r]
     print(f"\nmap meter right on {sum(r['meter_ok'] for r in meters)} of {len(meters)} clips "
           f"({sum(r['meter_ok'] for r in waltzes)} of {len(waltzes)} in 3/4)")
+    if args.ceiling:
+        summary["ceiling"] = ceiling_figures(clips, args.data, rows["map"])
     for length in args.excerpts:
         summary[f"excerpts_{length:g}s"] = excerpt_figures(clips, length)
     for fps in args.frame_rates:
@@ -202,6 +213,73 @@ def _number_list(text: str, unit: str, least: float, most: float, rule: str) -> 
 
 def frame_rates(text: str) -> tuple[float, ...]:
     return _number_list(text, "frame rates", 10.0, 240.0, "frame rates must lie within 10-240 fps")
+
+
+def best_phase_f1(period_s: float, duration: float, reference: np.ndarray, step_s: float = 0.005) -> tuple:
+    """(F1 at 0.2 s, F1 at 70 ms) of the steady grid of ``period_s`` seconds over [0, duration) whose
+    phase (5 ms steps) scores best against ``reference`` (seconds): the most any steady music at that
+    tempo can reach, since its phase is picked by looking at the answer."""
+    grids = (np.arange(phase, duration, period_s) for phase in np.arange(0.0, period_s, step_s))
+    return max((beat_scores(g, reference, 0.2).f1, beat_scores(g, reference, 0.07).f1) for g in grids)
+
+
+def capture_bar_bpm(joints3d: np.ndarray, fps: float, song_bpm: float, meter: int = 3) -> float:
+    """The beat tempo (BPM) of a 3D capture's own rise and fall, one per bar of ``meter`` beats.
+
+    ``joints3d``: (T, J, 3) centimetres, y up. The mean joint height minus its 2 s moving average is
+    autocorrelated; the bar lag is searched within +-20 % of a bar of the song's tempo (the song
+    only picks the window) and refined at four bars with a parabola through the peak.
+    """
+    height = joints3d[:, :, 1].astype(np.float64).mean(axis=1)
+    width = int(round(2 * fps)) | 1
+    height = (height - np.convolve(height, np.ones(width) / width, "same"))[width:-width]
+    n = height.size
+    acf = np.correlate(height, height, "full")[n - 1:] / np.arange(n, 0, -1)
+    bar = meter * 60.0 / song_bpm * fps
+    lags = np.arange(int(bar * 0.8), int(bar * 1.2) + 1)
+    lag = lags[np.argmax(acf[lags])]
+    lags = np.arange(int(4 * lag * 0.97), min(int(4 * lag * 1.03) + 1, n - 1))
+    k = lags[np.argmax(acf[lags])]
+    curve = acf[k - 1] - 2 * acf[k] + acf[k + 1]
+    four_bars = k + (0.5 * (acf[k - 1] - acf[k + 1]) / curve if curve < 0 else 0.0)
+    return meter * 60.0 * fps / (four_bars / 4)
+
+
+def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
+    """Printed per ballroom clip: the best F1 of a steady grid against the song's beats, its phase
+    picked by looking at the song (:func:`best_phase_f1`), at the map's tempo and, for the waltzes
+    with a capture (``paired/NAME.joints3d.npy``), at the capture's own bar tempo."""
+    print("\nceiling: a steady grid with its phase picked against the song's beats\n"
+          f"{'clip':<14} {'song':>6} | {'map':>6} {'F1@.2':>6} {'F1@70':>6} | {'body':>6} {'F1@.2':>6} {'F1@70':>6}")
+    rows = []
+    for clip, map_row_ in zip(clips, map_rows):
+        if clip.reference_beats is None or not map_row_["tempo"]:
+            continue
+        duration = clip.motion.duration
+        reference = clip.reference_beats[clip.reference_beats < duration]
+        song_bpm = 60.0 / np.polyfit(np.arange(reference.size), reference, 1)[0]
+        row = {"clip": clip.name, "song_bpm": song_bpm, "map_bpm": map_row_["tempo"]}
+        row["map_f1_200ms"], row["map_f1_70ms"] = best_phase_f1(60.0 / map_row_["tempo"], duration, reference)
+        capture = data / "paired" / f"{clip.name}.joints3d.npy"
+        if clip.true_meter == 3 and capture.exists():
+            row["body_bpm"] = capture_bar_bpm(np.load(capture), clip.motion.fps, song_bpm)
+            row["body_f1_200ms"], row["body_f1_70ms"] = best_phase_f1(60.0 / row["body_bpm"], duration, reference)
+        rows.append(row)
+        print(f"{clip.name:<14} {song_bpm:>6.2f} | {row['map_bpm']:>6.2f} {row['map_f1_200ms']:>6.2f} "
+              f"{row['map_f1_70ms']:>6.2f} | {shown(row.get('body_bpm'), '{:.2f}'):>6} "
+              f"{shown(row.get('body_f1_200ms'), '{:.2f}'):>6} {shown(row.get('body_f1_70ms'), '{:.2f}'):>6}")
+    out = {"clips": len(rows)}
+    for key in ("map_f1_200ms", "map_f1_70ms", "body_f1_200ms", "body_f1_70ms"):
+        values = [r[key] for r in rows if key in r]
+        out[key] = float(np.mean(values)) if values else None
+    bodies = [r for r in rows if "body_bpm" in r]
+    ratios = [r["body_bpm"] / r["song_bpm"] for r in bodies]
+    print(f"ceiling at the map's tempo ({len(rows)} clips): F1 {shown(out['map_f1_200ms'], '{:.3f}')} at 0.2 s, "
+          f"{shown(out['map_f1_70ms'], '{:.3f}')} at 70 ms; at the capture's own bar tempo ({len(bodies)} waltzes, "
+          f"median {shown(float(np.median(ratios)) if ratios else None, '{:.3f}')} x the song's): "
+          f"{shown(out['body_f1_200ms'], '{:.3f}')} / {shown(out['body_f1_70ms'], '{:.3f}')}")
+    out["rows"] = rows
+    return out
 
 
 def excerpt_lengths(text: str) -> tuple[float, ...]:

@@ -445,10 +445,25 @@ def test_bench_realtempo_on_ballroom_dances_alone(tmp_path, capsys):
     song = beat_times(12.0, 120)
     save_motion(replace(synthetic_dance(song, 12.0, genre="", seed=3), genre=None), data / "paired" / "DANCE_C_1.npz")
     (data / "paired" / "DANCE_C_1.beats").write_text("".join(f"{t - ACCENT_LATENCY_S:.4f}\n" for t in song))
-    assert _bench("bench_realtempo").main(["--data", str(data)]) == 0
+    assert _bench("bench_realtempo").main(["--data", str(data), "--ceiling"]) == 0
     captured = capsys.readouterr()
     assert "AIST++ beats on the grid -; ballroom F1 " in captured.out
+    assert "ceiling at the map's tempo (1 clips): F1 1.000 at 0.2 s" in captured.out  # the map is the song's tempo
     assert "nan" not in captured.out and "Warning" not in captured.err
+
+
+def test_the_ceiling_picks_the_best_phase_and_reads_a_captures_own_tempo():
+    """bench_realtempo --ceiling: a steady grid at the song's period scores 1 at its best phase, one
+    1.5 % fast cannot; a capture whose body rises and falls once a bar at 88.3 BPM reads 88.3."""
+    module = _bench("bench_realtempo")
+    song = np.arange(0.3, 60.0, 60 / 87.0)
+    assert module.best_phase_f1(60 / 87.0, 60.0, song) == (1.0, 1.0)
+    assert module.best_phase_f1(60 / 88.3, 60.0, song)[0] < 0.8
+    fps = 25.0
+    t = np.arange(int(60 * fps)) / fps
+    joints = np.zeros((t.size, 4, 3))
+    joints[:, :, 1] = 100.0 + 5.0 * np.cos(2 * np.pi * t * 88.3 / 180.0)[:, None]  # 3 beats a rise and fall
+    assert module.capture_bar_bpm(joints, fps, 87.0) == pytest.approx(88.3, rel=0.002)
 
 
 def test_import_dance_with_melody_writes_the_paired_layout(tmp_path, capsys):
