@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from motionscore.shared.client import ScoreClient, ServerError, default_address
-from motionscore.shared.genres import valid_genres_text
+from motionscore.shared.genres import GENRE_NAMES, valid_genres_text
 from motionscore.shared.motion import MotionError, load_motion
 from motionscore.shared.options import RHYTHM_MODES, OptionsError, ScoreOptions
 from motionscore.shared.tempo_map import alternatives_text
@@ -238,7 +238,8 @@ def _print_summary(path: Path, meta: dict) -> None:
     print(f"  duration   {meta['duration_s']:.3f} s ({meta['frames']} frames at {meta['fps']:g} fps), "
           f"{meta['sample_rate']} Hz {layout}")
     made_by = f", replica {meta['replica']}" if meta.get("replica") else ""
-    print(f"  backbone   {meta['backbone']} ({meta['model_id']}){made_by}, genre {meta['genre']}, seed {meta['seed']}")
+    genre = f"{GENRE_NAMES[meta['genre']]} ({meta['genre']})" if meta.get("genre") in GENRE_NAMES else meta.get("genre")
+    print(f"  backbone   {meta['backbone']} ({meta['model_id']}){made_by}, genre {genre}, seed {meta['seed']}")
     tempo_map = meta.get("tempo_map")
     print(f"  tempo map  {tempo_map['summary'] if tempo_map else 'none (the motion has no steady pulse)'}")
     if tempo_map and tempo_map.get("alternatives_bpm"):

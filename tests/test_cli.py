@@ -210,6 +210,8 @@ def test_a_named_ballroom_dance_sets_the_map_and_the_prompt_from_the_command_lin
     assert code == 0 and data["genre"] == "WZ" and data["tempo_map"]["meter"] == 3
     code, out, err = run(["rhythm", tmp_path / "m.npz", "--genre", "polka"], capsys)
     assert code == 2 and "unknown genre 'polka'" in err and "Waltz" in err and "Traceback" not in err
+    code, out, _ = run(["score", tmp_path / "m.npz", "-o", tmp_path / "s.wav", "--genre", "waltz"], capsys)
+    assert code == 0 and "genre Waltz (WZ)" in out and "tempo map  87 BPM, 3/4" in out
     pytest.importorskip("torch")
     code, out, _ = run(["score", tmp_path / "m.npz", "-o", tmp_path / "t.wav", "--genre", "Waltz", "--backbone",
                         "musicgen", "--model", "tiny", "--sample-rate", "16000", "--json", "-q"], capsys)
