@@ -105,6 +105,15 @@ def test_automatic_genre_is_reported():
     assert choose_genre(122, 0) == "HO" and choose_genre(244, 0) == "HO"
 
 
+def test_a_map_in_three_four_plays_as_a_waltz_when_no_genre_is_named():
+    assert choose_genre(87, 0, meter=3) == "WZ" and choose_genre(177, 0, meter=3) == "VW"
+    assert choose_genre(None, 5, meter=3) == "WZ" and choose_genre(87, 0, meter=4) != "WZ"
+    motion = synthetic_dance(beat_times(8, 87), 8)
+    rhythm = extract_rhythm(motion, meter=3)
+    out = load_backbone("synth").generate(GenerationRequest(rhythm=rhythm, duration=motion.duration, sample_rate=SR))
+    assert out.genre == "WZ" and "genre chosen automatically: Waltz" in out.notes
+
+
 def test_beat_grid_extends_at_the_edges():
     grid, downbeat = beat_grid(np.array([1.0, 1.5, 2.0, 2.6]), 4.0, 120)
     assert grid[0] <= 0 and grid[-1] >= 4.0 and grid[downbeat] == 1.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motionscore.shared.genres import GENRE_CODES, GENRE_NAMES
+from motionscore.shared.genres import GENRE_CODES, GENRE_NAMES, GENRE_TEMPO_RANGE
 
 from . import synth_voices as voices
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
@@ -32,6 +32,9 @@ SLOW_OFFBEAT_HAT = 0.25
 OFFBEAT_PITCHED = 0.8
 SLOW_OFFBEAT_PITCHED = 0.35
 PEAK = 0.89  # -1 dBFS
+#: A map in 3/4 without a genre plays as a Viennese waltz from this tempo (BPM) up, else as a waltz:
+#: the geometric middle between the top of the waltz's range and the bottom of the Viennese waltz's.
+VIENNESE_FROM_BPM = float(np.sqrt(GENRE_TEMPO_RANGE["WZ"][1] * GENRE_TEMPO_RANGE["VW"][0]))
 
 
 def beat_grid(beats: np.ndarray, duration: float, default_bpm: float) -> tuple[np.ndarray, int]:
@@ -73,8 +76,12 @@ def bar_positions(size: int, first: int, downbeats: np.ndarray | None, meter: in
     return (latest + rel // meter).astype(np.int64), (rel % meter).astype(np.int64)
 
 
-def choose_genre(tempo_bpm: float | None, seed: int) -> str:
-    """Automatic genre: the style whose typical tempo is nearest the motion's (seed breaks ties)."""
+def choose_genre(tempo_bpm: float | None, seed: int, meter: int | None = None) -> str:
+    """Automatic genre: for a map in 3/4 a waltz (a Viennese one from VIENNESE_FROM_BPM), a style
+    made for three beats; else the AIST++ style whose typical tempo is nearest the motion's (seed
+    breaks ties)."""
+    if meter == 3:
+        return "VW" if tempo_bpm is not None and tempo_bpm >= VIENNESE_FROM_BPM else "WZ"
     if tempo_bpm is None:
         return GENRE_CODES[seed % len(GENRE_CODES)]
     # Fold the tempo into the styles' range so a half- or double-time estimate still matches.
@@ -120,7 +127,8 @@ class SynthBackbone(Backbone):
         notes: list[str] = []
         genre = request.genre
         if genre is None:
-            genre = choose_genre(rhythm.tempo_bpm, request.seed)
+            genre = choose_genre(rhythm.tempo_bpm, request.seed,
+                                 rhythm.tempo_map.meter if rhythm.tempo_map is not None else None)
             notes.append(f"genre chosen automatically: {GENRE_NAMES[genre]}")
         style = STYLES[genre]
         if rhythm.beat_times.size < 2:
