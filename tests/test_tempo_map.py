@@ -270,6 +270,35 @@ def test_the_bounce_is_not_outvoted_by_speed_cues_that_share_their_input():
     assert independent[:3] == plain[:3] and independent[3] == max(plain) > plain[3]
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_in_three_four_the_hips_rise_and_fall_once_a_bar_vote_for_the_beat(seed):
+    """A waltz at 87 BPM whose kinetic and feet cues step at 80 (as on the real capture
+    DANCE_W_10) and whose directogram and hips' rise and fall (once a bar: 29 BPM) show the 87:
+    as a pulse of its own the bounce says nothing about 87 (80 wins); with the meter known to be
+    3/4 its bar votes for three times its tempo, the beat (87 wins), with or without the Waltz's
+    tempo range."""
+    rate, seconds = 60.0, 40.0
+    t = np.arange(int(seconds * rate)) / rate
+
+    def pulses(bpm):
+        return sum(np.exp(-0.5 * ((t - b) / 0.03) ** 2) for b in np.arange(0.2, seconds, 60 / bpm))
+
+    rng = np.random.default_rng(seed)
+    speed = [0.5 * pulses(87) + pulses(own) + 0.1 * rng.random(t.size) for own in (80, 87, 80)]
+    bounce = np.cos(2 * np.pi * (87 / 180) * t) + 0.05 * rng.standard_normal(t.size)
+    for tempo_range in ((84, 90), None):
+        assert coarse_tempo(speed + [bounce], rate, tempo_range, independent=1) == pytest.approx(80, rel=0.01)
+        assert coarse_tempo(speed + [bounce], rate, tempo_range, independent=1, meter=3) == pytest.approx(87, rel=0.01)
+    # Only a measurement of its own (the hips' height, not a joint speed) is read as the bar.
+    assert coarse_tempo(speed + [bounce], rate, (84, 90), meter=3) == coarse_tempo(speed + [bounce], rate, (84, 90))
+    # The map passes a known meter on to its tempo (a Waltz named, or the user's --meter 3).
+    onset = speed[0] + speed[2]
+    for meter, tempo in ((3, 87), (4, 80)):
+        tempo_map = estimate_tempo_map(speed + [bounce], onset, rate, seconds, (84, 90), meter=meter, independent=1,
+                                       meter_cue=bounce)
+        assert tempo_map.meter == meter and tempo_map.tempo_bpm == pytest.approx(tempo, rel=0.01)
+
+
 def two_pulse_dance(seed: int):
     """Head and arms at 110 BPM, hips and legs (COCO joints 11-16) at 80: two tempi at once."""
     upper = synthetic_dance(beat_times(16.0, 110), 16.0, fps=30, genre="HO", seed=seed)
