@@ -46,9 +46,10 @@ GENRE_NAMES: dict[str, str] = dict(GENRES) | {code: name for code, name, _, _ in
 GENRE_TEMPO_RANGE: dict[str, tuple[float, float]] = (
     {code: (110.0, 135.0) if code == "HO" else (80.0, 130.0) for code in GENRE_CODES}
     | {code: bpm_range for code, _, bpm_range, _ in BALLROOM})
-#: Genres whose music is in 3/4: the tempo map's meter unless the user sets one (else the motion
-#: decides, see :func:`motionscore.shared.tempo_map.detect_meter`).
-GENRE_METER: dict[str, int] = {code: meter for code, _, _, meter in BALLROOM if meter != 4}
+#: The meter of each ballroom dance (3 for the waltzes, 4 for the rest): the tempo map's meter
+#: unless the user sets one. For the AIST++ genres and without a genre the motion decides (see
+#: :func:`motionscore.shared.tempo_map.estimate_tempo_map`): a named cha-cha is never played in 3/4.
+GENRE_METER: dict[str, int] = {code: meter for code, _, _, meter in BALLROOM}
 #: What a user may write to let the server pick the genre.
 AUTO = "auto"
 

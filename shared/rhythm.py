@@ -330,8 +330,8 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
     """Rhythm of a motion (see the module docstring). Pure numpy; any length and joint count.
 
     ``hits`` (seconds), ``tempo_bpm`` (the user's tempo, no estimate) and ``meter`` (3 or 4) go to
-    the tempo map; ``genre`` (a code; default the motion's) sets its tempo prior and, for a genre
-    in 3/4 (a waltz), the meter unless ``meter`` is given.
+    the tempo map; ``genre`` (a code; default the motion's) sets its tempo prior and, for a
+    ballroom dance, the meter (3 for the waltzes, 4 for the others) unless ``meter`` is given.
     """
     if mode not in MODES:
         raise ValueError(f"unknown rhythm mode {mode!r}; choose one of {', '.join(MODES)}")

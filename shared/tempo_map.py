@@ -23,8 +23,9 @@ them. This module does that with the motion's cue envelopes (pure numpy, runs in
    only where the motion clearly does; each piece is refitted, and a new piece starts a new bar.
 4. **Meter and downbeats** (:func:`detect_meter`): the user's meter, else 3/4 where the hips'
    height clearly repeats every three beats rather than every two or four (a waltz's rise and
-   fall), else 4/4; the downbeat is the bar position with the strongest accents, in 3/4 the one
-   where the hips are lowest.
+   fall), at the tempo found without a meter or at the one found as if in 3/4, else 4/4; the
+   downbeat is the bar position with the strongest accents, in 3/4 the one where the hips are
+   lowest.
 5. **Hits**: user sync points (seconds) are caught exactly: the nearest beat moves onto each hit
    and the beats between two hits are evenly respaced (the tempo bends as little as possible,
    constant between hits); before the first and after the last hit the grid keeps its tempo.
@@ -93,6 +94,14 @@ DEFAULT_METER = 4
 #: none of the 67 in 4/4 of 16-20 s passes and 4 of the 10 waltz excerpts do; shorter excerpts
 #: stay 4/4 rather than risk a false 3/4.
 THREE_FOUR_MARGIN = 0.4
+#: With no meter given the map is also estimated as if in 3/4 (the hips' bar then votes for the
+#: beat, :func:`tempo_evidence`) and kept where the bounce repeats every three of its beats by this
+#: margin: more than THREE_FOUR_MARGIN because that map's tempo was chosen partly by the bounce's
+#: own period. Measured on the 43 ballroom captures of benchmarks/import_dance_with_melody.py, none
+#: named: the 30 waltzes at least 0.54, the 13 others at most 0.14; on their 16 and 20 s excerpts
+#: 2 of 56 and 2 of 51 in 4/4 reach 0.5 (5 and 5 reach 0.4), against 32 of 46 and 51 of 64 waltz
+#: excerpts; the 18 clips in 4/4 of ../shared/data/real at most 0.32.
+THREE_FOUR_HYPOTHESIS_MARGIN = 0.5
 METER_MIN_BEATS = 24
 METER_LAG_TOLERANCE = 0.04
 #: Soft hits (:func:`strong_accents`): a beat's accent is the envelope's maximum within
@@ -531,7 +540,8 @@ def three_four_evidence(bounce: np.ndarray, period: float) -> float:
     return at(3) - max(at(2), at(4))
 
 
-def detect_meter(bounce: np.ndarray | None, rate: float, beats: np.ndarray) -> int:
+def detect_meter(bounce: np.ndarray | None, rate: float, beats: np.ndarray,
+                 margin: float = THREE_FOUR_MARGIN) -> int:
     """3 where the hips' height (``bounce`` (N,) at ``rate`` Hz, sample ``i`` at ``(i + 1) / rate``
     s) clearly repeats every three of the map's ``beats`` (seconds) rather than every two or four,
     as a waltz's rise and fall does; else DEFAULT_METER. A dancer bouncing on every beat or every
@@ -539,7 +549,7 @@ def detect_meter(bounce: np.ndarray | None, rate: float, beats: np.ndarray) -> i
     if bounce is None or beats.size < METER_MIN_BEATS:
         return DEFAULT_METER
     evidence = three_four_evidence(bounce, float(np.median(np.diff(beats))) * rate)
-    return 3 if evidence >= THREE_FOUR_MARGIN else DEFAULT_METER
+    return 3 if evidence >= margin else DEFAULT_METER
 
 
 def _downbeat_offset(env: np.ndarray, rate: float, beats: np.ndarray, meter: int) -> int:
@@ -666,9 +676,12 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
         tempo_range: the genre's usual tempo range (BPM) for the octave prior, or None.
         hits: sync points in seconds that a beat must land on.
         tempo_bpm: the user's tempo: no estimate, one steady segment at exactly this tempo.
-        meter: 3 or 4 (None: :func:`detect_meter` on ``meter_cue``, 4/4 without one); a 3 given
-            here also lets the hips' rise and fall vote for the tempo as the bar's pulse
-            (:func:`tempo_evidence`).
+        meter: 3 or 4, the user's or the genre's; a 3 given here also lets the hips' rise and
+            fall vote for the tempo as the bar's pulse (:func:`tempo_evidence`). None: from the
+            motion. The map is estimated without a meter and its meter detected
+            (:func:`detect_meter` on ``meter_cue``, 4/4 without one); then, with an independent
+            bounce, once more as if in 3/4, kept where the bounce repeats every three of that
+            map's beats by THREE_FOUR_HYPOTHESIS_MARGIN (see there).
         latency_s: accents come this long after the beat; the beats are placed that much earlier.
         fine_span: relative range of the grid refit around the spectral tempo (0: none).
         soft_hits: let the motion's prominent accents pull the grid (not with ``tempo_bpm``).
@@ -678,6 +691,26 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
     Returns:
         the map, or None when the motion has no pulse (and no tempo was given).
     """
+    args = (cues, onset_env, rate, duration, tempo_range, hits, tempo_bpm)
+    options = dict(latency_s=latency_s, fine_span=fine_span, soft_hits=soft_hits, independent=independent,
+                   meter_cue=meter_cue)
+    found = _map_in_meter(*args, meter=meter, **options)
+    if found is None or meter is not None or tempo_bpm is not None or not independent or meter_cue is None:
+        return found
+    # A waltz's tempo is found best knowing it is one (its bar then votes for its beat), which the
+    # map cannot know before it has a tempo: try 3/4 and keep it where the motion confirms it.
+    three = _map_in_meter(*args, meter=3, **options)
+    if three is not None and detect_meter(meter_cue, rate, three.beats, THREE_FOUR_HYPOTHESIS_MARGIN) == 3:
+        return three
+    return found
+
+
+def _map_in_meter(cues: list[np.ndarray], onset_env: np.ndarray, rate: float, duration: float,
+                       tempo_range: tuple[float, float] | None = None, hits=(), tempo_bpm: float | None = None,
+                       meter: int | None = None, latency_s: float = 0.0, fine_span: float = FINE_SPAN,
+                       soft_hits: bool = True, independent: int = 0,
+                       meter_cue: np.ndarray | None = None) -> TempoMap | None:
+    """:func:`estimate_tempo_map` with ``meter`` as given (None: detected after the tempo)."""
     env = smooth(np.clip(np.asarray(onset_env, dtype=np.float64), 0.0, None), FIT_SMOOTHING_S * rate)
     n = env.size
     if n < 4 or (tempo_bpm is None and not env.any()):

@@ -14,9 +14,10 @@ from motionscore.server.evaluation.metrics import beat_scores
 from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.rhythm import ACCENT_LATENCY_S, extract_rhythm
 from motionscore.shared.tempo_map import (ACCENT_PULL, ALTERNATIVE_LEAST, ALTERNATIVE_SEPARATION, ALTERNATIVES,
-                                          METER_MIN_BEATS, TempoEvidence, TempoMap, TempoSegment, _agreement,
-                                          alternatives_text, bpm_grid, catch_hits, coarse_tempo, detect_meter,
-                                          estimate_tempo_map, partition, strong_accents, tempo_prior)
+                                          METER_MIN_BEATS, THREE_FOUR_HYPOTHESIS_MARGIN, THREE_FOUR_MARGIN,
+                                          TempoEvidence, TempoMap, TempoSegment, _agreement, alternatives_text,
+                                          bpm_grid, catch_hits, coarse_tempo, detect_meter, estimate_tempo_map,
+                                          partition, strong_accents, tempo_prior, three_four_evidence)
 
 
 @settings(max_examples=12, deadline=None)
@@ -135,6 +136,13 @@ def test_detect_meter_needs_a_clear_and_long_enough_three_beat_repeat():
     assert detect_meter(np.random.default_rng(0).normal(size=t.size), rate, beats) == 4
     assert detect_meter(None, rate, beats) == 4
     assert detect_meter(bar(3), rate, beats[:METER_MIN_BEATS - 1]) == 4  # too short to tell
+    # A 3/4 half buried in a bounce on every other beat: enough for the map's own tempo, not for
+    # one found as if in 3/4 (THREE_FOUR_HYPOTHESIS_MARGIN).
+    mixed = bar(3) + 0.55 * bar(2)
+    evidence = three_four_evidence(mixed, period)
+    assert THREE_FOUR_MARGIN <= evidence < THREE_FOUR_HYPOTHESIS_MARGIN
+    assert detect_meter(mixed, rate, beats) == 3
+    assert detect_meter(mixed, rate, beats, THREE_FOUR_HYPOTHESIS_MARGIN) == 4
 
 
 def test_a_still_shot_with_hits_gets_a_grid_that_catches_them():
@@ -276,7 +284,7 @@ def test_in_three_four_the_hips_rise_and_fall_once_a_bar_vote_for_the_beat(seed)
     DANCE_W_10) and whose directogram and hips' rise and fall (once a bar: 29 BPM) show the 87:
     as a pulse of its own the bounce says nothing about 87 (80 wins); with the meter known to be
     3/4 its bar votes for three times its tempo, the beat (87 wins), with or without the Waltz's
-    tempo range."""
+    tempo range; with no meter known the map finds both the 3/4 and the 87."""
     rate, seconds = 60.0, 40.0
     t = np.arange(int(seconds * rate)) / rate
 
@@ -297,6 +305,14 @@ def test_in_three_four_the_hips_rise_and_fall_once_a_bar_vote_for_the_beat(seed)
         tempo_map = estimate_tempo_map(speed + [bounce], onset, rate, seconds, (84, 90), meter=meter, independent=1,
                                        meter_cue=bounce)
         assert tempo_map.meter == meter and tempo_map.tempo_bpm == pytest.approx(tempo, rel=0.01)
+    # With no meter given the map also tries 3/4 and keeps it: the bounce repeats every three of
+    # the beats found that way.
+    tempo_map = estimate_tempo_map(speed + [bounce], onset, rate, seconds, (84, 90), independent=1, meter_cue=bounce)
+    assert tempo_map.meter == 3 and tempo_map.tempo_bpm == pytest.approx(87, rel=0.01)
+    # Hips that rise and fall every two beats stay in 4/4 at the speed cues' tempo.
+    two = np.cos(2 * np.pi * (80 / 120) * t) + 0.05 * rng.standard_normal(t.size)
+    tempo_map = estimate_tempo_map(speed + [two], onset, rate, seconds, (84, 90), independent=1, meter_cue=two)
+    assert tempo_map.meter == 4 and tempo_map.tempo_bpm == pytest.approx(80, rel=0.01)
 
 
 def two_pulse_dance(seed: int):
