@@ -31,7 +31,8 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
     tempo: FloatProperty(name="Tempo", min=0.0, max=300.0, default=0.0, precision=1,
                          description="BPM the next take must use (0: estimate it from the motion)")
     meter: EnumProperty(name="Meter", default="AUTO", items=[
-        ("AUTO", "Automatic", "3/4 where the body's rise and fall repeats every three beats, else 4/4"),
+        ("AUTO", "Automatic", "A ballroom genre's meter; else 3/4 where the body's rise and fall repeats "
+                              "every three beats, else 4/4"),
         ("4", "4/4", "Four beats per bar"), ("3", "3/4", "Three beats per bar")])
     beat_markers: BoolProperty(name="Beat markers", default=False,
                                description="Also mark every beat on the timeline, not only the bars")
