@@ -98,9 +98,10 @@ THREE_FOUR_MARGIN = 0.4
 #: beat, :func:`tempo_evidence`) and kept where the bounce repeats every three of its beats by this
 #: margin: more than THREE_FOUR_MARGIN because that map's tempo was chosen partly by the bounce's
 #: own period. Measured on the 43 ballroom captures of benchmarks/import_dance_with_melody.py, none
-#: named: the 30 waltzes at least 0.54, the 13 others at most 0.14; on their 16 and 20 s excerpts
-#: 2 of 56 and 2 of 51 in 4/4 reach 0.5 (5 and 5 reach 0.4), against 32 of 46 and 51 of 64 waltz
-#: excerpts; the 18 clips in 4/4 of ../shared/data/real at most 0.32.
+#: named: the 30 waltzes score at least 0.54, the 13 others at most 0.14; of their 16 and 20 s
+#: excerpts (bench_realtempo.py --no-genre --excerpts 16,20) 2 of 67 and 2 of 51 in 4/4 get 3/4
+#: (5 and 5 with a margin of 0.4), and 34 of 88 and 54 of 64 waltz excerpts; the 18 clips in 4/4
+#: of ../shared/data/real score at most 0.32.
 THREE_FOUR_HYPOTHESIS_MARGIN = 0.5
 METER_MIN_BEATS = 24
 METER_LAG_TOLERANCE = 0.04
@@ -706,10 +707,10 @@ def estimate_tempo_map(cues: list[np.ndarray], onset_env: np.ndarray, rate: floa
 
 
 def _map_in_meter(cues: list[np.ndarray], onset_env: np.ndarray, rate: float, duration: float,
-                       tempo_range: tuple[float, float] | None = None, hits=(), tempo_bpm: float | None = None,
-                       meter: int | None = None, latency_s: float = 0.0, fine_span: float = FINE_SPAN,
-                       soft_hits: bool = True, independent: int = 0,
-                       meter_cue: np.ndarray | None = None) -> TempoMap | None:
+                  tempo_range: tuple[float, float] | None = None, hits=(), tempo_bpm: float | None = None,
+                  meter: int | None = None, latency_s: float = 0.0, fine_span: float = FINE_SPAN,
+                  soft_hits: bool = True, independent: int = 0,
+                  meter_cue: np.ndarray | None = None) -> TempoMap | None:
     """:func:`estimate_tempo_map` with ``meter`` as given (None: detected after the tempo)."""
     env = smooth(np.clip(np.asarray(onset_env, dtype=np.float64), 0.0, None), FIT_SMOOTHING_S * rate)
     n = env.size
