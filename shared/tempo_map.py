@@ -8,10 +8,11 @@ them. This module does that with the motion's cue envelopes (pure numpy, runs in
    the hips' vertical bounce) the Fourier tempogram times the autocorrelation at the same period
    (the two err in opposite octaves, so their product peaks at the beat, Peeters 2007), each
    normalised and summed, weighted by how well it agrees with the others (:func:`_agreement`; the
-   bounce, measured from position where the others come from speed, is not outvoted); the salience of the half and double tempo is added (a metrical family
-   votes together; in a bar of three known beforehand, the bounce's at a third of the tempo: a
-   waltz rises and falls once a bar), weighted by a prior over the usual dance range (:func:`tempo_prior`: a
-   log-normal bell without a genre, the genre's range, flat inside, with one). The musical octave
+   bounce, measured from position where the others come from speed, is not outvoted); the
+   salience of the half and double tempo is added (a metrical family votes together; in a bar of
+   three known beforehand, the bounce's at a third of the tempo: a waltz rises and falls once a
+   bar), weighted by a prior over the usual dance range (:func:`tempo_prior`: a log-normal bell
+   without a genre, the genre's range, flat inside, with one). The musical octave
    inside the family follows the prior. The next strongest peaks outside the chosen family are
    kept as the map's ``alternatives``: what to try when the map sounds wrong.
 2. **Fine tempo and phase** (:func:`fit_grid`): a steady grid is fitted to the onset envelope
