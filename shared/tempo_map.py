@@ -348,8 +348,9 @@ def tempo_evidence(cues: list[np.ndarray], rate: float, tempo_range: tuple[float
     cues weighted by how well they agree (:func:`_agreement`; the last ``independent`` cues are
     measured independently of the others), times the octave prior (:func:`tempo_prior`).
 
-    ``meter`` = 3 (the user's, or a waltz's by its genre): the independent cue (the hips' height)
-    also votes with its family at a third of each tempo, the bar's. A waltz's hips rise and fall
+    ``meter`` = 3 (the user's, a waltz's by its genre, or the 3/4 try of :func:`estimate_tempo_map`):
+    the independent cue (the hips' height) also votes with its family at a third of each tempo,
+    the bar's. A waltz's hips rise and fall
     once a bar, which as a pulse of its own is 2:3 of the beat (its double) and says nothing at the
     beat itself. On the 43 ballroom captures of ``benchmarks/import_dance_with_melody.py``, each
     named by its dance, this took the map's tempo from 77 % to 81 % right (two waltzes moved from
@@ -362,12 +363,13 @@ def tempo_evidence(cues: list[np.ndarray], rate: float, tempo_range: tuple[float
     evidence = [PulseEvidence(cue, rate, float(wide[0])) for cue in cues]
     raw = [e(wide) for e in evidence]
     peaks = [r.max() if r.max() > 0 else 1.0 for r in raw]
-    families = [np.interp(np.log(bpms), np.log(wide), family_salience(r / p, wide)) for r, p in zip(raw, peaks)]
+    wide_families = [family_salience(r / p, wide) for r, p in zip(raw, peaks)]
+    families = [np.interp(np.log(bpms), np.log(wide), f) for f in wide_families]
     if meter == 3 and independent:
         # The bar's pulse counts for the beat three times as fast (not as its own family member).
         for k in range(len(cues) - independent, len(cues)):
-            bar = family_salience(raw[k] / peaks[k], wide)
-            families[k] = families[k] + np.interp(np.log(bpms / 3.0), np.log(wide), bar, left=0.0, right=0.0)
+            bar = np.interp(np.log(bpms / 3.0), np.log(wide), wide_families[k], left=0.0, right=0.0)
+            families[k] = families[k] + bar
     family = sum(w * f for w, f in zip(_agreement(families, independent), families))
     # A pulse, its double and its half vote together; the prior picks the octave. Real dances move
     # at several metrical levels (steps at the beat, bounces at half of it), so the strongest pulse
