@@ -25,7 +25,9 @@ Rumba, ``T`` Tango), which sets the tempo map's prior, the waltzes' 3/4 and the 
 ``--ceiling`` also prints, per ballroom clip, the best F1 a steady grid reaches against the song's
 beats when its phase is picked by looking at the song: at the map's tempo (how much is tempo, how
 much phase), and for the waltzes with a 3D capture (``paired/NAME.joints3d.npy``) at the tempo of
-the capture's own rise and fall (what any steady music that follows this motion can reach).
+the capture's own rise and fall (what any steady music that follows this motion can reach). The
+other way round, it prints the F1 of the map made at the song's exact tempo (``--tempo``), its
+phase found from the motion as always: what a perfect tempo estimate alone would give.
 
 ``--excerpts 6,10`` also scores the tempo map alone on consecutive excerpts of each clip of
 those lengths (seconds): real shots are often short, and the map has less to go on.
@@ -245,12 +247,22 @@ def capture_bar_bpm(joints3d: np.ndarray, fps: float, song_bpm: float, meter: in
     return meter * 60.0 * fps / (four_bars / 4)
 
 
+def song_tempo_f1(clip, song_bpm: float, reference: np.ndarray) -> tuple[float, float]:
+    """(F1 at 0.2 s, F1 at 70 ms) against ``reference`` (s) of the map made at the song's exact
+    tempo (as ``--tempo`` would), its phase found from the motion: a perfect tempo estimate alone."""
+    beats = extract_rhythm(clip.motion, tempo_bpm=song_bpm).beat_times
+    return beat_scores(beats, reference, 0.2).f1, beat_scores(beats, reference, 0.07).f1
+
+
 def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
     """Printed per ballroom clip: the best F1 of a steady grid against the song's beats, its phase
     picked by looking at the song (:func:`best_phase_f1`), at the map's tempo and, for the waltzes
-    with a capture (``paired/NAME.joints3d.npy``), at the capture's own bar tempo."""
-    print("\nceiling: a steady grid with its phase picked against the song's beats\n"
-          f"{'clip':<14} {'song':>6} | {'map':>6} {'F1@.2':>6} {'F1@70':>6} | {'body':>6} {'F1@.2':>6} {'F1@70':>6}")
+    with a capture (``paired/NAME.joints3d.npy``), at the capture's own bar tempo; and the F1 of the
+    map at the song's tempo with the motion's own phase (:func:`song_tempo_f1`)."""
+    print("\nceiling: a steady grid with its phase picked against the song's beats (map, body), and the map "
+          "at the song's tempo with the motion's phase (tempo)\n"
+          f"{'clip':<14} {'song':>6} | {'map':>6} {'F1@.2':>6} {'F1@70':>6} | {'body':>6} {'F1@.2':>6} {'F1@70':>6} "
+          f"| {'tempo':>5} {'F1@.2':>6} {'F1@70':>6}")
     rows = []
     for clip, map_row_ in zip(clips, map_rows):
         if clip.reference_beats is None or not map_row_["tempo"]:
@@ -264,12 +276,14 @@ def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
         if clip.true_meter == 3 and capture.exists():
             row["body_bpm"] = capture_bar_bpm(np.load(capture), clip.motion.fps, song_bpm)
             row["body_f1_200ms"], row["body_f1_70ms"] = best_phase_f1(60.0 / row["body_bpm"], duration, reference)
+        row["tempo_f1_200ms"], row["tempo_f1_70ms"] = song_tempo_f1(clip, song_bpm, reference)
         rows.append(row)
         print(f"{clip.name:<14} {song_bpm:>6.2f} | {row['map_bpm']:>6.2f} {row['map_f1_200ms']:>6.2f} "
               f"{row['map_f1_70ms']:>6.2f} | {shown(row.get('body_bpm'), '{:.2f}'):>6} "
-              f"{shown(row.get('body_f1_200ms'), '{:.2f}'):>6} {shown(row.get('body_f1_70ms'), '{:.2f}'):>6}")
+              f"{shown(row.get('body_f1_200ms'), '{:.2f}'):>6} {shown(row.get('body_f1_70ms'), '{:.2f}'):>6} "
+              f"| {'':>5} {row['tempo_f1_200ms']:>6.2f} {row['tempo_f1_70ms']:>6.2f}")
     out = {"clips": len(rows)}
-    for key in ("map_f1_200ms", "map_f1_70ms", "body_f1_200ms", "body_f1_70ms"):
+    for key in ("map_f1_200ms", "map_f1_70ms", "body_f1_200ms", "body_f1_70ms", "tempo_f1_200ms", "tempo_f1_70ms"):
         values = [r[key] for r in rows if key in r]
         out[key] = float(np.mean(values)) if values else None
     bodies = [r for r in rows if "body_bpm" in r]
@@ -278,6 +292,8 @@ def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
           f"{shown(out['map_f1_70ms'], '{:.3f}')} at 70 ms; at the capture's own bar tempo ({len(bodies)} waltzes, "
           f"median {shown(float(np.median(ratios)) if ratios else None, '{:.3f}')} x the song's): "
           f"{shown(out['body_f1_200ms'], '{:.3f}')} / {shown(out['body_f1_70ms'], '{:.3f}')}")
+    print(f"the map at the song's tempo, phased by the motion ({len(rows)} clips): F1 "
+          f"{shown(out['tempo_f1_200ms'], '{:.3f}')} at 0.2 s, {shown(out['tempo_f1_70ms'], '{:.3f}')} at 70 ms")
     out["rows"] = rows
     return out
 

@@ -494,7 +494,25 @@ def test_bench_realtempo_on_ballroom_dances_alone(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "AIST++ beats on the grid -; ballroom F1 " in captured.out
     assert "ceiling at the map's tempo (1 clips): F1 1.000 at 0.2 s" in captured.out  # the map is the song's tempo
+    assert "the map at the song's tempo, phased by the motion (1 clips): F1 1.000 at 0.2 s" in captured.out
     assert "nan" not in captured.out and "Warning" not in captured.err
+
+
+def test_the_song_tempo_figure_phases_the_map_by_the_motion_alone():
+    """bench_realtempo --ceiling's other side: at the song's exact tempo the map's phase comes from
+    the motion, not from the song: a dancer on the song's beats scores 1, one half a beat off the
+    song (the accents on its off-beats) scores 0, and one drifting a beat against the song over the
+    shot (1.5 % faster) lands one phase in its middle: on the song at 0.2 s, off it at 70 ms."""
+    from motionscore.server.evaluation.real_clips import RealClip
+
+    module = _bench("bench_realtempo")
+    song = beat_times(40.0, 100)
+    period = 60.0 / 100
+    for accents, expected in ((song, (1.0, 1.0)), (song + period / 2, (0.0, 0.0)), (song / 1.015, (1.0, 0.0))):
+        motion = synthetic_dance(accents[accents < 40.0], 40.0, seed=4)
+        clip = RealClip("DANCE_C_1", "paired", motion, 100.0, song - ACCENT_LATENCY_S)
+        f1 = module.song_tempo_f1(clip, 100.0, song - ACCENT_LATENCY_S)
+        assert f1 == pytest.approx(expected, abs=0.3 if expected == (1.0, 0.0) else 0.02)
 
 
 def test_the_ceiling_picks_the_best_phase_and_reads_a_captures_own_tempo():
