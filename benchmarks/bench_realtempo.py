@@ -247,11 +247,20 @@ def capture_bar_bpm(joints3d: np.ndarray, fps: float, song_bpm: float, meter: in
     return meter * 60.0 * fps / (four_bars / 4)
 
 
-def song_tempo_f1(clip, song_bpm: float, reference: np.ndarray) -> tuple[float, float]:
-    """(F1 at 0.2 s, F1 at 70 ms) against ``reference`` (s) of the map made at the song's exact
-    tempo (as ``--tempo`` would), its phase found from the motion: a perfect tempo estimate alone."""
+def song_tempo_f1(clip, song_bpm: float, reference: np.ndarray) -> tuple[float, float, float]:
+    """The map made at the song's exact tempo (as ``--tempo`` would), its phase found from the
+    motion: what a perfect tempo estimate alone gives.
+
+    Returns (F1 at 0.2 s, F1 at 70 ms) against ``reference`` (s, a steady song's beats) and where
+    the map's beats sit in the song's beat, in beats in [-0.5, 0.5) (circular mean; 0: on the
+    song's beats, -0.5: on its off-beats). Both grids share one tempo, so the F1 is all or nothing:
+    1 where that offset is within the tolerance, 0 where it is not.
+    """
     beats = extract_rhythm(clip.motion, tempo_bpm=song_bpm).beat_times
-    return beat_scores(beats, reference, 0.2).f1, beat_scores(beats, reference, 0.07).f1
+    slope, intercept = np.polyfit(np.arange(reference.size), reference, 1)
+    turn = np.angle(np.mean(np.exp(2j * np.pi * (beats - intercept) / slope))) / (2 * np.pi)
+    offset = float((turn + 0.5) % 1.0 - 0.5)
+    return beat_scores(beats, reference, 0.2).f1, beat_scores(beats, reference, 0.07).f1, offset
 
 
 def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
@@ -262,7 +271,7 @@ def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
     print("\nceiling: a steady grid with its phase picked against the song's beats (map, body), and the map "
           "at the song's tempo with the motion's phase (tempo)\n"
           f"{'clip':<14} {'song':>6} | {'map':>6} {'F1@.2':>6} {'F1@70':>6} | {'body':>6} {'F1@.2':>6} {'F1@70':>6} "
-          f"| {'tempo':>5} {'F1@.2':>6} {'F1@70':>6}")
+          f"| {'off':>5} {'F1@.2':>6} {'F1@70':>6}")
     rows = []
     for clip, map_row_ in zip(clips, map_rows):
         if clip.reference_beats is None or not map_row_["tempo"]:
@@ -276,12 +285,12 @@ def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
         if clip.true_meter == 3 and capture.exists():
             row["body_bpm"] = capture_bar_bpm(np.load(capture), clip.motion.fps, song_bpm)
             row["body_f1_200ms"], row["body_f1_70ms"] = best_phase_f1(60.0 / row["body_bpm"], duration, reference)
-        row["tempo_f1_200ms"], row["tempo_f1_70ms"] = song_tempo_f1(clip, song_bpm, reference)
+        row["tempo_f1_200ms"], row["tempo_f1_70ms"], row["tempo_offset_beats"] = song_tempo_f1(clip, song_bpm, reference)
         rows.append(row)
         print(f"{clip.name:<14} {song_bpm:>6.2f} | {row['map_bpm']:>6.2f} {row['map_f1_200ms']:>6.2f} "
               f"{row['map_f1_70ms']:>6.2f} | {shown(row.get('body_bpm'), '{:.2f}'):>6} "
               f"{shown(row.get('body_f1_200ms'), '{:.2f}'):>6} {shown(row.get('body_f1_70ms'), '{:.2f}'):>6} "
-              f"| {'':>5} {row['tempo_f1_200ms']:>6.2f} {row['tempo_f1_70ms']:>6.2f}")
+              f"| {row['tempo_offset_beats']:>+5.2f} {row['tempo_f1_200ms']:>6.2f} {row['tempo_f1_70ms']:>6.2f}")
     out = {"clips": len(rows)}
     for key in ("map_f1_200ms", "map_f1_70ms", "body_f1_200ms", "body_f1_70ms", "tempo_f1_200ms", "tempo_f1_70ms"):
         values = [r[key] for r in rows if key in r]
@@ -292,8 +301,12 @@ def ceiling_figures(clips, data: Path, map_rows: list[dict]) -> dict:
           f"{shown(out['map_f1_70ms'], '{:.3f}')} at 70 ms; at the capture's own bar tempo ({len(bodies)} waltzes, "
           f"median {shown(float(np.median(ratios)) if ratios else None, '{:.3f}')} x the song's): "
           f"{shown(out['body_f1_200ms'], '{:.3f}')} / {shown(out['body_f1_70ms'], '{:.3f}')}")
+    offsets = np.abs([r["tempo_offset_beats"] for r in rows])
+    out["tempo_offset_within"] = {f"{b:g}": int(np.sum(offsets < b)) for b in (0.1, 0.25)}
     print(f"the map at the song's tempo, phased by the motion ({len(rows)} clips): F1 "
-          f"{shown(out['tempo_f1_200ms'], '{:.3f}')} at 0.2 s, {shown(out['tempo_f1_70ms'], '{:.3f}')} at 70 ms")
+          f"{shown(out['tempo_f1_200ms'], '{:.3f}')} at 0.2 s, {shown(out['tempo_f1_70ms'], '{:.3f}')} at 70 ms; "
+          f"its beats within 0.1 beat of the song's on {out['tempo_offset_within']['0.1']}, within a quarter "
+          f"beat on {out['tempo_offset_within']['0.25']} (off: the offset in beats, -0.5 = the song's off-beats)")
     out["rows"] = rows
     return out
 

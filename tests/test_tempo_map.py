@@ -511,8 +511,10 @@ def test_the_song_tempo_figure_phases_the_map_by_the_motion_alone():
     for accents, expected in ((song, (1.0, 1.0)), (song + period / 2, (0.0, 0.0)), (song / 1.015, (1.0, 0.0))):
         motion = synthetic_dance(accents[accents < 40.0], 40.0, seed=4)
         clip = RealClip("DANCE_C_1", "paired", motion, 100.0, song - ACCENT_LATENCY_S)
-        f1 = module.song_tempo_f1(clip, 100.0, song - ACCENT_LATENCY_S)
+        *f1, offset = module.song_tempo_f1(clip, 100.0, song - ACCENT_LATENCY_S)
         assert f1 == pytest.approx(expected, abs=0.3 if expected == (1.0, 0.0) else 0.02)
+        if expected != (1.0, 0.0):  # on the song's beats or on its off-beats (a drift has no one offset)
+            assert abs(offset) == pytest.approx(0.5 if expected == (0.0, 0.0) else 0.0, abs=0.05)
 
 
 def test_the_ceiling_picks_the_best_phase_and_reads_a_captures_own_tempo():
