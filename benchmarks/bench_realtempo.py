@@ -63,6 +63,7 @@ from motionscore.server.evaluation.metrics import (beat_scores, grid_share, inte
 from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips, without_genre  # noqa: E402
 from motionscore.server.generation.backbones import load_backbone  # noqa: E402
 from motionscore.server.serving.scoring import score_motion  # noqa: E402
+from motionscore.shared.genres import tempo_note  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
@@ -190,6 +191,13 @@ def main(argv=None) -> int:
     waltzes = [r for r, clip in zip(rows["map"], clips) if clip.true_meter == 3 and "meter_ok" in r]
     print(f"\nmap meter right on {sum(r['meter_ok'] for r in meters)} of {len(meters)} clips "
           f"({sum(r['meter_ok'] for r in waltzes)} of {len(waltzes)} in 3/4)")
+    # The note a user who named the genre gets when the map's tempo does not suit it.
+    noted = [r for r, clip in zip(rows["map"], clips) if tempo_note(clip.motion.genre, r["tempo"])]
+    summary["genre_notes"] = {"clips": len(noted), "tempo_wrong": sum(not r["tempo_ok"] for r in noted),
+                              "of_tempo_wrong": sum(not r["tempo_ok"] for r in rows["map"])}
+    print(f"\nmap tempo noted as not suiting the clip's genre on {len(noted)} of {len(rows['map'])} clips: "
+          f"{summary['genre_notes']['tempo_wrong']} of the {summary['genre_notes']['of_tempo_wrong']} whose tempo "
+          f"is wrong, {len(noted) - summary['genre_notes']['tempo_wrong']} whose tempo is right")
     if args.ceiling:
         summary["ceiling"] = ceiling_figures(clips, args.data, rows["map"])
     for length in args.excerpts:

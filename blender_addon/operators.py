@@ -121,6 +121,9 @@ def _place_results(scene, job_results: list, frame_start: int, frame_end: int, r
         if tempo_map:
             also = f"; also fits {alternatives_text(alternatives)}" if alternatives else ""
             report({"INFO"}, f"motionscore: {tempo_map.get('summary', '')}{also}; {written} timeline markers")
+        if tempo_map.get("genre_note"):
+            # The map's tempo does not suit the genre the user named (scoring.finish says when).
+            report({"WARNING"}, f"motionscore: {tempo_map['genre_note']}; set Tempo to choose another")
 
 
 class MOTIONSCORE_OT_score_animation(bpy.types.Operator):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from motionscore.shared.client import ScoreClient, ServerError, default_address
-from motionscore.shared.genres import GENRE_NAMES, valid_genres_text
+from motionscore.shared.genres import GENRE_NAMES, tempo_note, valid_genres_text
 from motionscore.shared.motion import MotionError, load_motion
 from motionscore.shared.options import RHYTHM_MODES, OptionsError, ScoreOptions
 from motionscore.shared.tempo_map import alternatives_text
@@ -293,6 +293,9 @@ def cmd_rhythm(args: argparse.Namespace) -> int:
     if tempo_map.alternatives:
         print(f"  the motion's pulse also fits {alternatives_text(tempo_map.alternatives)} "
               "(score with --tempo BPM to use one)")
+    genre_note = tempo_note(summary["genre"], tempo_map.tempo_bpm) if args.tempo is None else ""
+    if genre_note:
+        print(f"  note: {genre_note}; the motion's pulse outweighed the genre's range (--tempo BPM sets another)")
     if tempo_map.hits.size:
         for hit in tempo_map.hits:
             nearest = float(np.min(np.abs(rhythm.beat_times - hit)))

@@ -104,3 +104,33 @@ def parse_genre(text: str | None) -> str | None:
 def genre_index(code: str) -> int:
     """Position of an AIST++ genre code in the encoder's one-hot vocabulary (0..9)."""
     return GENRE_CODES.index(code)
+
+
+#: How far (relative) a tempo may lie outside its genre's range before :func:`tempo_note` speaks:
+#: the 5 % within which a tempo counts as right (music in the genre strays a little).
+TEMPO_NOTE_SLACK = 0.05
+
+
+def tempo_note(code: str | None, bpm: float | None) -> str:
+    """A line for the user when ``bpm`` (the tempo map's) does not suit the genre they named.
+
+    "" when there is no genre, no tempo, or the tempo lies within the genre's range
+    (GENRE_TEMPO_RANGE) give or take TEMPO_NOTE_SLACK; else e.g. "98 BPM is slow for Tango
+    (124-132 BPM)", with "; x2 is 130 BPM" where doubling or halving the tempo lands in the range.
+    The map lets clear motion evidence outweigh the genre's range; this says when it did, so that
+    the user can choose another tempo (``--tempo``, the add-on's Tempo field or an alternative).
+    """
+    if code not in GENRE_TEMPO_RANGE or not bpm or bpm <= 0:
+        return ""
+    low, high = GENRE_TEMPO_RANGE[code]
+
+    def suits(value: float) -> bool:
+        return low / (1 + TEMPO_NOTE_SLACK) <= value <= high * (1 + TEMPO_NOTE_SLACK)
+
+    if suits(bpm):
+        return ""
+    text = f"{bpm:.0f} BPM is {'slow' if bpm < low else 'fast'} for {GENRE_NAMES[code]} ({low:g}-{high:g} BPM)"
+    for factor, label in ((2.0, "x2"), (0.5, "x1/2")):
+        if suits(bpm * factor):
+            text += f"; {label} is {bpm * factor:.0f} BPM"
+    return text

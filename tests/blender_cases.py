@@ -324,11 +324,13 @@ def case_place_results(args):
     for name, alternatives in (("two", [119.7, 128.4]), ("none", [])):
         tempo_map = {"tempo_bpm": 112.7, "summary": "113 BPM, 4/4, steady", "beats_s": [0.5, 1.03, 1.56, 2.1],
                      "downbeats": [0], "alternatives_bpm": alternatives}
+        if alternatives:  # a take whose map does not suit the genre named (scoring.finish's note)
+            tempo_map["genre_note"] = "113 BPM is fast for Waltz (84-90 BPM)"
         result = types.SimpleNamespace(audio=np.zeros(22050, dtype=np.float32), sample_rate=22050,
                                        metadata={"tempo_map": tempo_map, "metrics": {"alignment": 0.9}})
         reports = []
         _place_results(scene, [(result, ScoreOptions())], scene.frame_start, scene.frame_end,
-                       lambda kind, text: reports.append(text))
+                       lambda kind, text: reports.append(f"{','.join(sorted(kind))} {text}"))
         settings = scene.motionscore
         out[name] = {"last_alternatives": [round(b, 3) for b in settings.last_alternatives],
                      "last_tempo": settings.last_tempo, "reports": reports}

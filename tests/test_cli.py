@@ -225,6 +225,29 @@ def test_a_named_ballroom_dance_sets_the_map_and_the_prompt_from_the_command_lin
     assert meta["backbone_info"]["prompt_text"].endswith("87 bpm, in 3/4 time")
 
 
+def test_a_map_that_does_not_suit_the_genre_named_is_said(tmp_path, capsys):
+    """A 100 BPM dance named a tango (124-132 BPM): its map keeps the motion's 100 BPM and says it
+    is slow for a tango, in rhythm, score and the take's metadata; not with the user's own tempo,
+    nor for a genre that suits it."""
+    save_motion(synthetic_dance(beat_times(12.0, 100), 12.0, fps=30, genre="MH", seed=1), tmp_path / "m.npz")
+    note = "100 BPM is slow for Tango (124-132 BPM)"
+    code, out, _ = run(["rhythm", tmp_path / "m.npz", "--genre", "tango"], capsys)
+    assert code == 0 and f"note: {note}; the motion's pulse outweighed the genre's range" in out
+    code, out, _ = run(["score", tmp_path / "m.npz", "-o", tmp_path / "t.wav", "--genre", "tango"], capsys)
+    assert code == 0 and "tempo map  100 BPM" in out and f"note       tempo map: {note};" in out
+    code, out, _ = run(["score", tmp_path / "m.npz", "-o", tmp_path / "u.wav", "--genre", "tango", "--json", "-q"],
+                       capsys)
+    meta = json.loads(out)
+    assert meta["tempo_map"]["genre_note"] == note and any(n.startswith(f"tempo map: {note}") for n in meta["notes"])
+    for options in (["--genre", "tango", "--tempo", "100"], ["--genre", "MH"], []):
+        code, out, _ = run(["rhythm", tmp_path / "m.npz", *options], capsys)
+        assert code == 0 and "note:" not in out
+        code, out, _ = run(["score", tmp_path / "m.npz", "-o", tmp_path / f"v{len(options)}.wav", *options,
+                            "--json", "-q"], capsys)
+        meta = json.loads(out)
+        assert "genre_note" not in meta["tempo_map"] and not any(n.startswith("tempo map:") for n in meta["notes"])
+
+
 def test_eval_one_against_the_motion_and_annotated_beats(tmp_path, capsys):
     motion = synthetic_dance(beat_times(10.0, 120), 10.0, fps=30, genre="HO", seed=1)
     save_motion(motion, tmp_path / "m.npz")

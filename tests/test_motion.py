@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from motionscore.shared import limits
 from motionscore.shared.genres import (BALLROOM, GENRE_CODES, GENRE_METER, GENRE_NAMES, GENRE_TEMPO_RANGE,
-                                      UnknownGenreError, parse_genre)
+                                      UnknownGenreError, parse_genre, tempo_note)
 from motionscore.shared.motion import COCO17, Motion, MotionError, load_motion, save_motion
 
 
@@ -89,6 +89,16 @@ def test_ballroom_dances_are_genres_with_a_tempo_range_and_meter():
         assert GENRE_METER[code] == meter
     assert {code for code, meter in GENRE_METER.items() if meter == 3} == {"VW", "WZ"}
     assert not set(GENRE_METER) & set(GENRE_CODES)  # AIST++: the motion decides
+
+
+def test_a_tempo_that_does_not_suit_the_genre_named_is_said():
+    assert tempo_note("TG", 97.63) == "98 BPM is slow for Tango (124-132 BPM)"
+    assert tempo_note("BR", 60.0) == "60 BPM is slow for Break (80-130 BPM); x2 is 120 BPM"
+    assert tempo_note("WZ", 175.0) == "175 BPM is fast for Waltz (84-90 BPM); x1/2 is 88 BPM"
+    # Inside the range, or within its 5 % slack, or with no genre or tempo: nothing to say.
+    assert tempo_note("TG", 128.0) == tempo_note("RB", 98.26) == tempo_note("TG", 132.0 * 1.049) == ""
+    assert tempo_note(None, 97.0) == tempo_note("TG", None) == tempo_note("TG", 0.0) == ""
+    assert tempo_note("TG", 132.0 * 1.051).startswith("139 BPM is fast for Tango")
 
 
 @settings(max_examples=30, deadline=None)

@@ -495,6 +495,7 @@ def test_bench_realtempo_on_ballroom_dances_alone(tmp_path, capsys):
     assert "AIST++ beats on the grid -; ballroom F1 " in captured.out
     assert "ceiling at the map's tempo (1 clips): F1 1.000 at 0.2 s" in captured.out  # the map is the song's tempo
     assert "the map at the song's tempo, phased by the motion (1 clips): F1 1.000 at 0.2 s" in captured.out
+    assert "map tempo noted as not suiting the clip's genre on 0 of 1 clips" in captured.out  # 120 BPM cha-cha
     assert "nan" not in captured.out and "Warning" not in captured.err
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motionscore.shared.genres import tempo_note
 from motionscore.shared.motion import Motion
 from motionscore.shared.options import ScoreOptions
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
@@ -82,6 +83,13 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
         notes.append("the motion does not move: no kinematic beats, alignment not defined")
     if options.negative_motion and backbone.name == "synth":
         notes.append("synth ignores negative motion conditioning")
+    tempo_map = rhythm.tempo_map.to_dict() if rhythm.tempo_map is not None else None
+    # Said only of a genre the user (or the motion file) named, and not of the user's own tempo.
+    genre_note = tempo_note(request.genre, rhythm.tempo_bpm) if tempo_map and options.tempo_bpm is None else ""
+    if genre_note:
+        tempo_map["genre_note"] = genre_note
+        notes.append(f"tempo map: {genre_note}; the motion's pulse outweighed the genre's range "
+                     f"(--tempo, or Tempo in the add-on, sets another)")
     metadata = {
         "duration_s": motion.duration, "num_samples": int(audio.shape[0]), "sample_rate": generation.sample_rate,
         "channels": 1 if audio.ndim == 1 else int(audio.shape[1]),
@@ -90,7 +98,7 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
         "negative_motion": options.negative_motion, "beat_lock": bool(lock),
         "kinematic_beats_s": [round(float(t), 4) for t in rhythm.kinematic_beat_times],
         "beats_s": [round(float(t), 4) for t in rhythm.beat_times],
-        "tempo_map": rhythm.tempo_map.to_dict() if rhythm.tempo_map is not None else None,
+        "tempo_map": tempo_map,
         "metrics": metrics.as_dict(), "notes": notes, "backbone_info": generation.info,
         "server_version": __version__, "compute_s": round(time.perf_counter() - started, 4),
     }
