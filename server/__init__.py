@@ -1,4 +1,6 @@
 """The motionscore inference server (never imports bpy), in packages by role: serving, generation,
 model, training, evaluation, packaging; ``cli`` is the command line on top."""
 
-__version__ = "0.1.0"
+from motionscore.shared import __version__
+
+__all__ = ["__version__"]

@@ -62,7 +62,7 @@ def test_long_pieces_tracked_in_windows_have_no_double_beat_at_a_seam(bpm):
     """Pieces over 40 s are tracked in overlapping 30 s windows; two windows used to each put a
     beat next to the seam (23 ms apart on these kick trains), a beat that is not in the music."""
     from motionscore.server.evaluation.metrics import track_music_beats
-    from motionscore.server.generation.backbones.synth_voices import kick
+    from motionscore.shared.synth.voices import kick
 
     sr, rng = 22050, np.random.default_rng(0)
     beats = np.arange(0.4, 75.0, 60.0 / bpm)

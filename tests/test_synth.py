@@ -5,10 +5,10 @@ from hypothesis import strategies as st
 
 from motionscore.server.generation.backbones import GenerationRequest, UnknownBackboneError, load_backbone
 from motionscore.server.generation.backbones.base import Cancelled
-from motionscore.server.generation.backbones.synth import beat_grid, choose_genre
+from motionscore.shared.synth.arrangement import beat_grid, choose_genre
 from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
 from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
-from motionscore.server.generation.backbones.synth_styles import STYLES
+from motionscore.shared.synth.styles import STYLES
 from motionscore.shared.genres import BALLROOM, GENRE_CODES, GENRE_METER, GENRE_NAMES, GENRE_TEMPO_RANGE
 from motionscore.shared.rhythm import extract_rhythm
 
@@ -138,7 +138,7 @@ def test_unknown_backbone():
 @given(freq=st.floats(30.0, 4000.0), harmonics=st.integers(1, 40), sr=st.sampled_from([16000, 22050, 32000, 48000]))
 def test_table_sawtooth_matches_the_additive_one(freq, harmonics, sr):
     """The wavetable sawtooth equals the sum of its partials (same count, below Nyquist) to 1e-3."""
-    from motionscore.server.generation.backbones.synth_voices import _saw
+    from motionscore.shared.synth.voices import _saw
 
     n = 4000
     t = np.arange(n) / sr
@@ -148,7 +148,7 @@ def test_table_sawtooth_matches_the_additive_one(freq, harmonics, sr):
 
 
 def test_bar_positions_follow_the_maps_downbeats_and_a_new_segments_bar():
-    from motionscore.server.generation.backbones.synth import bar_positions
+    from motionscore.shared.synth.arrangement import bar_positions
 
     # Grid beat 2 is the map's beat 0; bars of 3 start at map beats 1, 4, 7 and, after a tempo
     # change, 9 (the previous bar cut short).
@@ -164,7 +164,7 @@ def test_the_music_plays_the_maps_bars_in_three_four(genre, monkeypatch):
     """In 3/4 the bass sounds only in the first beat of each of the map's bars and the chords on
     its second and third beats ("oom-pah-pah"), from the map's downbeats on (a pickup before the
     first); the take records its meter."""
-    from motionscore.server.generation.backbones import synth
+    from motionscore.shared.synth import arrangement as synth
 
     struck = []
     for name in ("bass", "chord"):

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from motionscore.shared.genres import tempo_note
 from motionscore.shared.motion import Motion
 from motionscore.shared.options import ScoreOptions
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
+from motionscore.shared.take import closing_notes, request_genre, request_rhythm, take_metadata, tempo_map_record
 
 from motionscore.server import __version__
 from motionscore.server.generation.backbones import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
@@ -47,13 +47,11 @@ def prepare(motion: Motion, options: ScoreOptions, backbone: Backbone) -> Genera
     """Rhythm (and the reversed motion's, for negative conditioning) -> a generation request."""
     channels = output_channels(options, backbone)
     mode = backbone.rhythm_mode or options.rhythm_mode  # the original release needs "compat"
-    genre = options.genre or motion.genre
-    rhythm = extract_rhythm(motion, mode=mode, hits=options.hits, tempo_bpm=options.tempo_bpm,
-                            meter=options.meter, genre=genre)
+    rhythm = request_rhythm(motion, options, mode)
     negative = extract_rhythm(motion.reversed(), mode=mode) if options.negative_motion else None
     return GenerationRequest(
         rhythm=rhythm, duration=motion.duration, sample_rate=options.sample_rate,
-        genre=genre, prompt=options.prompt, seed=options.seed, guidance=options.guidance,
+        genre=request_genre(motion, options), prompt=options.prompt, seed=options.seed, guidance=options.guidance,
         negative_rhythm=negative, channels=channels,
     )
 
@@ -79,29 +77,13 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
         else:
             notes.append("beat lock: kept the take as generated (warping did not bring its beats closer)")
     metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, mono_mix(audio), generation.sample_rate)
-    if rhythm.is_static:
-        notes.append("the motion does not move: no kinematic beats, alignment not defined")
-    if options.negative_motion and backbone.name == "synth":
-        notes.append("synth ignores negative motion conditioning")
-    tempo_map = rhythm.tempo_map.to_dict() if rhythm.tempo_map is not None else None
-    # Said only of a genre the user (or the motion file) named, and not of the user's own tempo.
-    genre_note = tempo_note(request.genre, rhythm.tempo_bpm) if tempo_map and options.tempo_bpm is None else ""
-    if genre_note:
-        tempo_map["genre_note"] = genre_note
-        notes.append(f"tempo map: {genre_note}; the motion's pulse outweighed the genre's range "
-                     f"(--tempo, or Tempo in the add-on, sets another)")
-    metadata = {
-        "duration_s": motion.duration, "num_samples": int(audio.shape[0]), "sample_rate": generation.sample_rate,
-        "channels": 1 if audio.ndim == 1 else int(audio.shape[1]),
-        "frames": motion.num_frames, "fps": motion.fps, "genre": generation.genre, "prompt": options.prompt,
-        "seed": options.seed, "backbone": backbone.name, "model_id": backbone.model_id, "rhythm_mode": rhythm.mode,
-        "negative_motion": options.negative_motion, "beat_lock": bool(lock),
-        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.kinematic_beat_times],
-        "beats_s": [round(float(t), 4) for t in rhythm.beat_times],
-        "tempo_map": tempo_map,
-        "metrics": metrics.as_dict(), "notes": notes, "backbone_info": generation.info,
-        "server_version": __version__, "compute_s": round(time.perf_counter() - started, 4),
-    }
+    tempo_map, genre_note = tempo_map_record(rhythm, request.genre, options)
+    notes += closing_notes(rhythm, options, backbone.name, genre_note)
+    metadata = take_metadata(motion, options, rhythm, num_samples=audio.shape[0], sample_rate=generation.sample_rate,
+                             channels=1 if audio.ndim == 1 else int(audio.shape[1]), genre=generation.genre,
+                             backbone=backbone.name, model_id=backbone.model_id, beat_lock=bool(lock),
+                             tempo_map=tempo_map, metrics=metrics.as_dict(), notes=notes, info=generation.info)
+    metadata.update({"server_version": __version__, "compute_s": round(time.perf_counter() - started, 4)})
     return ScoreResult(audio=audio, sample_rate=generation.sample_rate, rhythm=rhythm, metadata=metadata)
 
 

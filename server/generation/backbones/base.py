@@ -5,23 +5,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
+from motionscore.shared.progress import Cancelled, ProgressFn, no_progress
 from motionscore.shared.rhythm import Rhythm
 
-
-class Cancelled(Exception):
-    """Raised (by the progress callback) to stop a generation between steps."""
-
-
-#: progress(fraction in [0, 1], human-readable stage). It may raise :class:`Cancelled`.
-ProgressFn = Callable[[float, str], None]
-
-
-def no_progress(fraction: float, stage: str) -> None:  # noqa: ARG001 - matches ProgressFn
-    """A progress callback that ignores everything."""
+__all__ = ["Backbone", "Cancelled", "Generation", "GenerationRequest", "ProgressFn", "no_progress"]
 
 
 @dataclass(frozen=True)

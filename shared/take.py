@@ -1,0 +1,74 @@
+"""One take's steps that both engines share: the request's rhythm and the take's record.
+
+The server's scoring (``server/serving/scoring.py``) and the built-in engine (:mod:`.builtin`,
+which the add-on runs inside Blender) both call these, so a take's tempo map, notes and metadata keys are the same
+whichever engine made it; only the server adds what needs its libraries (measured beat metrics,
+beat lock).
+"""
+
+from __future__ import annotations
+
+from .genres import tempo_note
+from .motion import Motion
+from .options import ScoreOptions
+from .rhythm import Rhythm, extract_rhythm
+
+#: ``metadata["engine"]`` of a take made inside Blender (server takes carry none, or "ray").
+ENGINE_BUILTIN = "built-in"
+
+
+def request_genre(motion: Motion, options: ScoreOptions) -> str | None:
+    """The genre the take is asked for: the request's, else the one the motion file names."""
+    return options.genre or motion.genre
+
+
+def request_rhythm(motion: Motion, options: ScoreOptions, mode: str | None = None) -> Rhythm:
+    """The motion's rhythm and tempo map as the request asks (hits, tempo, meter, genre).
+
+    ``mode``: the rhythm mode a backbone's weights need ("compat"), else the request's.
+    """
+    return extract_rhythm(motion, mode=mode or options.rhythm_mode, hits=options.hits, tempo_bpm=options.tempo_bpm,
+                          meter=options.meter, genre=request_genre(motion, options))
+
+
+def tempo_map_record(rhythm: Rhythm, genre: str | None, options: ScoreOptions) -> tuple[dict | None, str]:
+    """(the tempo map as plain data or None without a pulse, the genre note or "").
+
+    The note says a map whose tempo does not suit the genre named; never of the user's own tempo.
+    """
+    record = rhythm.tempo_map.to_dict() if rhythm.tempo_map is not None else None
+    note = tempo_note(genre, rhythm.tempo_bpm) if record and options.tempo_bpm is None else ""
+    if note:
+        record["genre_note"] = note
+    return record, note
+
+
+def closing_notes(rhythm: Rhythm, options: ScoreOptions, backbone: str, genre_note: str) -> list[str]:
+    """What the user should know about the take after the music is made, in the order they read it."""
+    notes = []
+    if rhythm.is_static:
+        notes.append("the motion does not move: no kinematic beats, alignment not defined")
+    if options.negative_motion and backbone == "synth":
+        notes.append("synth ignores negative motion conditioning")
+    if genre_note:
+        notes.append(f"tempo map: {genre_note}; the motion's pulse outweighed the genre's range "
+                     f"(--tempo, or Tempo in the add-on, sets another)")
+    return notes
+
+
+def take_metadata(motion: Motion, options: ScoreOptions, rhythm: Rhythm, *, num_samples: int, sample_rate: int,
+                  channels: int, genre: str | None, backbone: str, model_id: str, beat_lock: bool,
+                  tempo_map: dict | None, metrics: dict | None, notes: list[str], info: dict) -> dict:
+    """The record a take carries (protocol ``result.metadata``; docs/protocol.md lists the keys).
+
+    Times are seconds; ``metrics`` is None where nothing measured the music's beats.
+    """
+    return {
+        "duration_s": motion.duration, "num_samples": int(num_samples), "sample_rate": int(sample_rate),
+        "channels": int(channels), "frames": motion.num_frames, "fps": motion.fps, "genre": genre,
+        "prompt": options.prompt, "seed": options.seed, "backbone": backbone, "model_id": model_id,
+        "rhythm_mode": rhythm.mode, "negative_motion": options.negative_motion, "beat_lock": bool(beat_lock),
+        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.kinematic_beat_times],
+        "beats_s": [round(float(t), 4) for t in rhythm.beat_times],
+        "tempo_map": tempo_map, "metrics": metrics, "notes": notes, "backbone_info": info,
+    }
