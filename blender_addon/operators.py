@@ -1,9 +1,15 @@
 """The operators: Score this animation (non-blocking in the UI, blocking in background mode) and Cancel.
 
-The main thread owns all Blender state; the network is polled from a main-thread timer in the UI
+Two engines make the takes behind one set of verbs (submit / poll / cancel / score / close): a
+motionscore server (:class:`~.shared.client.ScoreClient`) or the built-in engine
+(:class:`~.shared.builtin.BuiltinEngine`, the synth in a worker thread, numpy only). Automatic
+uses the server when one answers and the built-in engine otherwise.
+
+The main thread owns all Blender state; jobs are polled from a main-thread timer in the UI
 (``bpy.app.timers``) and waited on directly under ``blender -b`` (where timers never run).
 """
 
+import os
 import subprocess
 import sys
 import time
@@ -16,18 +22,22 @@ from .markers import place_map_markers, user_hits
 from .sampling import SamplingError, sample_scene, scene_fps
 from .sequencer import SequencerError, place_take
 from .shared import limits
+from .shared.builtin import BACKBONE as BUILTIN_BACKBONE
+from .shared.builtin import ENGINE_ENV, BuiltinEngine
 from .shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from .shared.options import OptionsError, ScoreOptions
 from .shared.tempo_map import ALTERNATIVES, alternatives_text
 
 POLL_INTERVAL_S = 0.1
+#: Automatic waits this long for a server to answer before making the take built-in (s).
+PROBE_TIMEOUT_S = 0.5
 
 
 @dataclass
 class ActiveJob:
-    """The one scoring request in flight in the UI (plain data + the client; no bpy objects)."""
+    """The one scoring request in flight in the UI (plain data + the engine; no bpy objects)."""
 
-    client: ScoreClient
+    client: ScoreClient | BuiltinEngine
     scene_name: str
     job_ids: list[str]
     seeds: list[int]
@@ -56,18 +66,28 @@ def _keys(context) -> dict:
     return {"server_key": server_key, "client_key": client_key}
 
 
+def _server_answers(context, address: str, timeout: float) -> bool:
+    """Whether a server answers ``hello`` at ``address``. Key errors raise: a keyed server is there,
+    and neither another server nor the built-in engine is what the user asked for."""
+    try:
+        with ScoreClient(address, timeout=timeout, **_keys(context)) as client:
+            client.hello()
+        return True
+    except ImportError:  # no pyzmq for this Blender's Python: no server can be reached
+        return False
+    except ServerError as exc:
+        if exc.code in (E_KEY_REQUIRED, E_KEY_REFUSED, E_BAD_KEY):
+            raise
+        return False
+
+
 def _maybe_start_server(context, address: str) -> str | None:
     """Start `motionscore serve` if preferences ask for it and nothing answers. Returns a note."""
     p = prefs.preferences(context)
     if p is None or not p.auto_start:
         return None
-    try:
-        with ScoreClient(address, timeout=1.0, **_keys(context)) as client:
-            client.hello()
+    if _server_answers(context, address, 1.0):
         return None
-    except ServerError as exc:
-        if exc.code in (E_KEY_REQUIRED, E_KEY_REFUSED, E_BAD_KEY):
-            raise  # something answers: starting another server would not help
     python = bpy.path.abspath(p.server_python) if p.server_python else ""
     if not python:
         raise ServerError("unreachable", "auto-start is on but no server Python is set in the preferences")
@@ -80,20 +100,47 @@ def _maybe_start_server(context, address: str) -> str | None:
         raise ServerError("unreachable", f"cannot start the server with {python}: {exc.strerror or exc}") from None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            with ScoreClient(address, timeout=1.0, **_keys(context)) as client:
-                client.hello()
+        if _server_answers(context, address, 1.0):
             return f"started a local server at {address}"
-        except ServerError:
-            time.sleep(0.5)
+        time.sleep(0.5)
     raise ServerError("unreachable", f"started {python} -m motionscore.server.cli serve, but it did not answer in 60 s")
+
+
+def engine_choice(settings) -> str:
+    """AUTO, BUILTIN or SERVER: ``$MOTIONSCORE_ENGINE`` if set, else the panel's Engine."""
+    value = os.environ.get(ENGINE_ENV, "").strip().upper().replace("-", "")
+    if value:
+        if value not in ("AUTO", "BUILTIN", "SERVER"):
+            raise ServerError("bad_options", f"${ENGINE_ENV} must be auto, built-in or server, got "
+                                             f"{os.environ[ENGINE_ENV]!r}")
+        return value
+    return settings.engine
+
+
+def open_engine(context, settings) -> tuple[ScoreClient | BuiltinEngine, str | None]:
+    """The engine for this request and a note for the user (or None). Raises ServerError with a
+    one-line message: a Server engine that does not answer, an ML backbone with no server."""
+    choice = engine_choice(settings)
+    if choice == "BUILTIN":
+        return BuiltinEngine(), None
+    address = prefs.server_address(context)
+    note = _maybe_start_server(context, address)
+    if choice == "AUTO" and not note and not _server_answers(context, address, PROBE_TIMEOUT_S):
+        backbone = settings.backbone.strip()
+        if backbone and backbone != BUILTIN_BACKBONE:
+            raise ServerError("unreachable", f"backbone {backbone} needs a motionscore server and none answered at "
+                                             f"{address}; start one (motionscore serve --backbone {backbone}), "
+                                             f"or clear Backbone for the built-in synth")
+        return BuiltinEngine(), f"no server answered at {address}: made with the built-in engine"
+    return ScoreClient(address, timeout=prefs.request_timeout(context), **_keys(context)), note
 
 
 def _settings_record(result, options: ScoreOptions) -> dict:
     meta = result.metadata
-    metrics = meta.get("metrics", {})
+    metrics = meta.get("metrics") or {}  # None: a built-in take, whose beats nothing measured
     return {"prompt": options.prompt, "seed": options.seed, "genre": meta.get("genre") or "",
             "backbone": meta.get("backbone", ""), "model_id": meta.get("model_id", ""),
+            "engine": "built-in" if meta.get("engine") == "built-in" else "server",
             "alignment": metrics.get("alignment") if metrics.get("alignment") is not None else -1.0,
             "f1": metrics.get("f1"), "sample_rate": result.sample_rate}
 
@@ -105,11 +152,12 @@ def _place_results(scene, job_results: list, frame_start: int, frame_end: int, r
                                           _settings_record(result, options))
         if warning:
             report({"WARNING"}, warning)
-        alignment = result.metadata.get("metrics", {}).get("alignment")
+        alignment = (result.metadata.get("metrics") or {}).get("alignment")
         settings.last_alignment = -1.0 if alignment is None else float(alignment)
         settings.last_file = str(path)
         text = "n/a" if alignment is None else f"{alignment:.2f}"
-        report({"INFO"}, f"motionscore: take '{strip.name}' on channel {strip.channel}, alignment {text}")
+        engine = " (built-in engine)" if result.metadata.get("engine") == "built-in" else ""
+        report({"INFO"}, f"motionscore: take '{strip.name}' on channel {strip.channel}, alignment {text}{engine}")
     if job_results:
         # The bars of the last take; the user's own markers stay as they are.
         tempo_map = job_results[-1][0].metadata.get("tempo_map") or {}
@@ -164,14 +212,14 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
             self.report({"WARNING"}, f"motionscore: {warning}")
             if bpy.app.background:  # farm logs read stderr
                 print(f"motionscore: warning: {warning}", file=sys.stderr)
-        address = prefs.server_address(context)
         try:
-            note = _maybe_start_server(context, address)
-            if note:
-                self.report({"INFO"}, f"motionscore: {note}")
-            client = ScoreClient(address, timeout=prefs.request_timeout(context), **_keys(context))
+            client, note = open_engine(context, settings)
         except ServerError as exc:
             return self._fail(context, exc.message)
+        if note:
+            self.report({"INFO"}, f"motionscore: {note}")
+            if bpy.app.background:
+                print(f"motionscore: {note}", file=sys.stderr)
         if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
             return self._run_blocking(context, client, sampled, options)
         job_ids = [client.submit(sampled.motion, o) for o in options]

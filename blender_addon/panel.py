@@ -20,6 +20,7 @@ class _MotionScorePanel:
         row = col.row(align=True)
         row.prop(settings, "seed")
         row.prop(settings, "variations")
+        col.prop(settings, "engine")
         col.prop(settings, "backbone")
         col.prop(settings, "beat_lock")
         row = col.row(align=True)

@@ -20,6 +20,10 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
     genre: EnumProperty(name="Genre", items=GENRE_ITEMS, default="AUTO")
     prompt: StringProperty(name="Prompt", description="Free text that steers the music (ML backbones)", default="")
     seed: IntProperty(name="Seed", min=0, default=0, description="Same seed, same motion: same music")
+    engine: EnumProperty(name="Engine", default="AUTO", items=[
+        ("AUTO", "Automatic", "The server when one answers, otherwise the built-in engine"),
+        ("BUILTIN", "Built-in", "Make the synth's music inside Blender: no server, no downloads"),
+        ("SERVER", "Server", "Always use the motionscore server (ML backbones, beat metrics)")])
     backbone: StringProperty(name="Backbone", default="",
                              description="Backbone the server must run (empty: whatever it runs)")
     variations: IntProperty(name="Variations", min=1, max=8, default=1,

@@ -15,7 +15,7 @@ import numpy as np
 
 TAKE_KEY = "motionscore_take"
 #: Settings stored on each strip so a take can be reproduced.
-SETTING_KEYS = ("prompt", "seed", "genre", "backbone", "model_id", "alignment", "f1", "sample_rate")
+SETTING_KEYS = ("prompt", "seed", "genre", "backbone", "model_id", "engine", "alignment", "f1", "sample_rate")
 
 
 class SequencerError(Exception):

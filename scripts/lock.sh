@@ -11,6 +11,7 @@
 #   requirements/lock.txt       the runtime subset (`setup.sh`), at the same versions
 #   requirements/lock-no-deps.txt audiocraft and xformers
 #   requirements/uv.txt         the uv release setup.sh bootstraps with pip
+#   requirements/lock-bpy313.txt the bpy 5.2.3 module on Python 3.13 (Blender 5.2), for the tests
 # The lock is for Linux x86_64 with Python 3.11 (manylinux_2_28, the machines here and Blender's).
 # After regenerating: run the suite and the benchmarks, update the README's figures, commit both.
 set -euo pipefail
@@ -36,4 +37,8 @@ INPUTS=(pyproject.toml requirements/torch.txt requirements/audiocraft.txt --over
   -o requirements/lock.txt
 "$UV" pip compile requirements/no-deps.txt --no-deps "${TARGET[@]}" -o requirements/lock-no-deps.txt
 echo "uv==$("$UV" --version | awk '{print $2}')" | "$UV" pip compile - "${TARGET[@]}" -o requirements/uv.txt
-echo "lock.sh: wrote requirements/lock-dev.txt, lock.txt, lock-no-deps.txt, uv.txt"
+# Blender 5.2's Python (3.13) for the add-on's tests there: the bpy 5.2.3 module and what it needs.
+"$UV" pip compile requirements/bpy313.txt --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+  --generate-hashes --quiet --no-header --custom-compile-command "bash scripts/lock.sh" "${UPGRADE[@]}" \
+  -o requirements/lock-bpy313.txt
+echo "lock.sh: wrote requirements/lock-dev.txt, lock.txt, lock-no-deps.txt, uv.txt, lock-bpy313.txt"

@@ -27,6 +27,9 @@ from .protocol import E_BAD_OPTIONS, E_CANCELLED, E_INTERNAL, E_WRONG_BACKBONE
 from .synth import num_samples, render
 from .take import ENGINE_BUILTIN, closing_notes, request_genre, request_rhythm, take_metadata, tempo_map_record
 
+#: Overrides the add-on's Engine (auto, built-in or server), as $MOTIONSCORE_SERVER does the address:
+#: `motionscore batch` sets "server" so that a farm's shots never quietly become built-in takes.
+ENGINE_ENV = "MOTIONSCORE_ENGINE"
 #: The only backbone the built-in engine runs.
 BACKBONE = "synth"
 #: Said in every built-in take's notes: the metrics the server would add.

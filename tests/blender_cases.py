@@ -95,6 +95,95 @@ def strips_info(scene):
     return out
 
 
+#: What Blender does not ship, and the server package: the built-in engine must never import them.
+BLOCKED_FOR_BUILTIN = ("torch", "librosa", "scipy", "soundfile", "motionscore.server")
+
+
+class _Blocker:
+    """An import hook that refuses ``names`` (and their submodules), as a stock Blender would."""
+
+    def __init__(self, names):
+        self.names = tuple(names)
+        self.refused = []
+
+    def find_spec(self, name, path=None, target=None):  # noqa: ARG002 - the finder protocol
+        if any(name == n or name.startswith(n + ".") for n in self.names):
+            self.refused.append(name)
+            raise ImportError(f"{name} is blocked: Blender does not ship it")
+        return None
+
+
+def case_builtin(args):
+    """Built-in takes with torch/librosa/scipy/soundfile/motionscore.server (and, when asked, the
+    extension's own pyzmq and msgpack wheels) unimportable, nothing listening at the address."""
+    import time
+
+    blocker = _Blocker(BLOCKED_FOR_BUILTIN + tuple(args.get("also_block", ())))
+    sys.meta_path.insert(0, blocker)
+    for name in list(sys.modules):
+        if any(name == n or name.startswith(n + ".") for n in blocker.names):
+            del sys.modules[name]
+    import bpy
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    scene, _ = build_rig_scene(frames=tuple(args.get("frames", (1, 120))))
+    install(args["zip"])
+    for name, frame in args.get("markers", []):
+        scene.timeline_markers.new(name, frame=frame)
+    settings = scene.motionscore
+    settings.engine = args.get("engine", "AUTO")
+    settings.variations = args.get("variations", 1)
+    settings.seed = args.get("seed", 0)
+    settings.genre = args.get("genre", "AUTO")
+    settings.backbone = args.get("backbone", "")
+    settings.tempo = args.get("tempo", 0.0)
+    settings.meter = args.get("meter", "AUTO")
+    settings.beat_markers = bool(args.get("beat_markers", False))
+    if args.get("blend"):
+        bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
+    started = time.perf_counter()
+    try:
+        run = sorted(bpy.ops.motionscore.score_animation(mode=args.get("mode", "AUTO")))
+    except RuntimeError as exc:
+        run = ["RuntimeError", str(exc)]
+    seconds = time.perf_counter() - started
+    loaded = sorted(n for n in sys.modules if any(n == b or n.startswith(b + ".") for b in blocker.names))
+    return {"run": run, "seconds": seconds, "error": settings.last_error, "strips": strips_info(scene),
+            "markers": sorted([m.name, m.frame] for m in scene.timeline_markers), "summary": settings.last_map,
+            "fps": scene.render.fps / scene.render.fps_base, "frame_start": scene.frame_start,
+            "loaded_blocked": loaded, "refused": sorted(set(blocker.refused)),
+            "alignment": settings.last_alignment}
+
+
+def case_builtin_async(args):
+    """The UI path of the built-in engine: a worker thread, the timer pumped by hand, Cancel."""
+    import importlib
+    import time
+
+    import bpy
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    scene, _ = build_rig_scene(frames=tuple(args.get("frames", (1, 96))))
+    install(args["zip"])
+    scene.motionscore.engine = "BUILTIN"
+    ops = importlib.import_module("bl_ext.user_default.motionscore.operators")
+    assert bpy.ops.motionscore.score_animation(mode="ASYNC") == {"FINISHED"}
+    running_at_return = bool(scene.motionscore.running)
+    progress, polls = [], 0
+    deadline = time.monotonic() + 120.0
+    while ops.poll_active() is not None and time.monotonic() < deadline:
+        polls += 1
+        progress.append(scene.motionscore.progress)
+        if args.get("cancel_after") and polls == args["cancel_after"]:
+            bpy.ops.motionscore.cancel()
+        time.sleep(0.01)
+    return {"running_at_return": running_at_return, "running": scene.motionscore.running, "polls": polls,
+            "progress_seen": sorted(set(round(p, 2) for p in progress)), "error": scene.motionscore.last_error,
+            "strips": strips_info(scene)}
+
+
 def case_score(args):
     import bpy
 
@@ -110,6 +199,7 @@ def case_score(args):
         bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
     scene.motionscore.seed = 5
     scene.motionscore.prompt = "with congas"
+    scene.motionscore.engine = args.get("engine", "SERVER")
     scene.motionscore.variations = args.get("variations", 1)
     if args.get("preview"):
         scene.use_preview_range = True

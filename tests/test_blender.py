@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import free_port, start_server, stop_server
@@ -42,10 +43,11 @@ def server(tmp_path_factory):
     proc.wait(10)
 
 
-def run_case(case, tmp_path, **args):
+def run_case(case, tmp_path, python=sys.executable, **args):
     env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "blender-user")}
-    env.pop("MOTIONSCORE_SERVER", None)
-    proc = subprocess.run([sys.executable, str(CASES), case, json.dumps(args)], capture_output=True, text=True,
+    for variable in ("MOTIONSCORE_SERVER", "MOTIONSCORE_ENGINE"):
+        env.pop(variable, None)
+    proc = subprocess.run([python, str(CASES), case, json.dumps(args)], capture_output=True, text=True,
                           timeout=300, env=env, cwd=tmp_path)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -281,3 +283,144 @@ def test_a_stereo_backbone_lands_as_a_stereo_strip(addon_zip, tmp_path):
     assert strip["props"]["motionscore_backbone"] == "stableaudio"
     info = sf.info(strip["path"])
     assert info.channels == 2 and abs(info.duration - 120 / 24) < 0.05
+
+
+# -- The built-in engine: music from Blender alone ------------------------------------------------
+
+#: The rig of blender_cases.build_rig_scene stops dead every half second (120 BPM) from its first frame.
+RIG_PERIOD_S = 0.5
+
+
+def rig_beat_f1(path: str, duration: float) -> float:
+    """F-measure at 70 ms (mir_eval) of librosa's beats of the take at ``path`` against the rig's
+    accents: a tracker and a metric that share nothing with the add-on, which measures nothing."""
+    import mir_eval
+    import soundfile as sf
+
+    from motionscore.server.evaluation.metrics import track_music_beats
+
+    audio, rate = sf.read(path, dtype="float32")
+    _, beats = track_music_beats(audio, rate)
+    return float(mir_eval.beat.f_measure(np.arange(0.0, duration, RIG_PERIOD_S), beats, 0.07))
+
+
+def wav_samples(path: str) -> np.ndarray:
+    import soundfile as sf
+
+    return sf.read(path, dtype="int16")[0]
+
+
+def test_builtin_takes_from_blender_alone(addon_zip, tmp_path):
+    """A 60 s keyframed rig, nothing listening, Blender's missing libraries and the extension's own
+    wheels (pyzmq, msgpack) unimportable: Automatic makes two built-in takes exact to the range, the
+    first muted, with bar markers, whose beats land on the rig's accents."""
+    frames = 24 * 60
+    result, stderr = run_case("builtin", tmp_path, zip=addon_zip, server=f"tcp://127.0.0.1:{free_port()}",
+                              frames=[1, frames], variations=2, blend=str(tmp_path / "shot.blend"),
+                              also_block=["zmq", "msgpack"])
+    assert result["run"] == ["FINISHED"] and result["error"] == "", stderr[-2000:]
+    assert result["loaded_blocked"] == [] and "zmq" in result["refused"]  # it tried the server, then went on
+    assert "no server answered" in stderr and "made with the built-in engine" in stderr
+    first, second = result["strips"]
+    for strip in (first, second):
+        assert strip["start"] == 1 and strip["duration"] == frames and strip["file"]
+        assert strip["props"]["motionscore_engine"] == "built-in" and strip["props"]["motionscore_backbone"] == "synth"
+        assert wav_samples(strip["path"]).shape == (48_000 * 60,)
+        assert rig_beat_f1(strip["path"], 60.0) >= 0.9
+    assert first["mute"] and not second["mute"]
+    assert [s["props"]["motionscore_seed"] for s in (first, second)] == [0, 1]
+    assert len([m for m in result["markers"] if m[0].startswith("ms bar ")]) >= 25
+    assert "120 BPM" in result["summary"]
+
+
+def test_builtin_and_server_takes_are_bit_identical(addon_zip, server, tmp_path):
+    """The same scene, options and seed through the server's synth and through the built-in engine."""
+    files = []
+    for engine in ("SERVER", "BUILTIN"):
+        folder = tmp_path / engine
+        folder.mkdir()
+        result, stderr = run_case("builtin", folder, zip=addon_zip, server=server, engine=engine, seed=7,
+                                  frames=[1, 240], genre="LO", tempo=118.0, markers=[["hit", 100]])
+        (strip,) = result["strips"]
+        assert result["run"] == ["FINISHED"], stderr[-2000:]
+        assert strip["props"]["motionscore_engine"] == ("built-in" if engine == "BUILTIN" else "server")
+        files.append(strip["path"])
+        if engine == "SERVER":
+            assert 0 <= strip["props"]["motionscore_alignment"] <= 1
+        else:
+            assert strip["props"]["motionscore_alignment"] == -1.0  # not measured: shown as n/a
+    server_take, builtin_take = map(wav_samples, files)
+    assert server_take.shape == builtin_take.shape == (48_000 * 10,) and np.array_equal(server_take, builtin_take)
+
+
+def test_builtin_genre_hits_tempo_meter_and_beat_markers(addon_zip, tmp_path):
+    """Everything the panel sets works built-in: hits caught, the user's tempo, a waltz's 3/4, beat markers."""
+    user = [["hit punch", 66], ["Hit", 151], ["camera cut", 100]]
+    result, stderr = run_case("builtin", tmp_path, zip=addon_zip, server=f"tcp://127.0.0.1:{free_port()}",
+                              engine="BUILTIN", frames=[1, 240], markers=user, genre="WZ", beat_markers=True)
+    assert result["run"] == ["FINISHED"], stderr[-2000:]
+    assert "2/2 hits caught" in result["summary"] and "3/4" in result["summary"]
+    positions = {int(name.rsplit(".", 1)[1]) for name, _ in result["markers"] if name.startswith("ms beat ")}
+    assert positions == {2, 3}
+    for marker in user:
+        assert marker in result["markers"]
+    import soundfile as sf
+
+    from motionscore.server.evaluation.metrics import track_music_beats
+
+    (strip,) = result["strips"]
+    audio, rate = sf.read(strip["path"], dtype="float32")
+    beats = track_music_beats(audio, rate)[1]
+    for _, frame in user[:2]:
+        assert np.min(np.abs(beats - (frame - 1) / 24)) <= 0.07
+    tempo, _ = run_case("builtin", tmp_path / "..", zip=addon_zip, server=f"tcp://127.0.0.1:{free_port()}",
+                        engine="BUILTIN", frames=[1, 240], tempo=97.0, meter="4")
+    assert tempo["summary"].startswith("97 BPM, 4/4")
+
+
+def test_an_ml_backbone_with_no_server_is_a_clear_message(addon_zip, tmp_path):
+    result, stderr = run_case("builtin", tmp_path, zip=addon_zip, server=f"tcp://127.0.0.1:{free_port()}",
+                              backbone="musicgen")
+    kind, message = result["run"]
+    assert kind == "RuntimeError" and "backbone musicgen needs a motionscore server" in message
+    assert result["strips"] == [] and not (tmp_path / "motionscore").exists() and "Traceback" not in stderr
+
+
+def test_builtin_ui_path_shows_progress_and_cancels(addon_zip, tmp_path):
+    dead = f"tcp://127.0.0.1:{free_port()}"
+    done, _ = run_case("builtin_async", tmp_path, zip=addon_zip, server=dead, frames=[1, 24 * 180])
+    assert done["running_at_return"] and not done["running"] and done["error"] == ""
+    assert len(done["strips"]) == 1 and done["strips"][0]["duration"] == 24 * 180
+    assert any(0.0 < p < 1.0 for p in done["progress_seen"])
+    cancelled, _ = run_case("builtin_async", tmp_path, zip=addon_zip, server=dead, frames=[1, 24 * 300],
+                            cancel_after=3)
+    assert cancelled["strips"] == [] and cancelled["error"] == "cancelled" and not cancelled["running"]
+
+
+def _bpy_313_python() -> str | None:
+    """The Python with the bpy 5.2.3 module (Blender 5.2's Python 3.13) that scripts/test.sh sets up."""
+    for candidate in (os.environ.get("MOTIONSCORE_BPY313_PYTHON"), str(Path(__file__).resolve().parents[1]
+                                                                        / ".venv-bpy313" / "bin" / "python")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def test_builtin_takes_in_blender_5_2_on_python_3_13(addon_zip, tmp_path):
+    """The same built-in takes in Blender 5.2 (bpy 5.2.3, Python 3.13, numpy 2), imports blocked."""
+    python = _bpy_313_python()
+    if python is None:
+        pytest.skip("no .venv-bpy313 (scripts/test.sh makes it where a Python 3.13 is found)")
+    version = subprocess.run([python, "-c", "import bpy, numpy; print(bpy.app.version_string, numpy.__version__)"],
+                             capture_output=True, text=True, timeout=120, env={**os.environ,
+                             "BLENDER_USER_RESOURCES": str(tmp_path / "bu")}).stdout.split()
+    assert version[0].startswith("5.2"), version
+    result, stderr = run_case("builtin", tmp_path, python=python, zip=addon_zip,
+                              server=f"tcp://127.0.0.1:{free_port()}", frames=[1, 24 * 30], variations=2,
+                              markers=[["hit", 217]], also_block=["zmq", "msgpack"])
+    assert result["run"] == ["FINISHED"] and result["loaded_blocked"] == [], stderr[-2000:]
+    first, second = result["strips"]
+    assert first["mute"] and not second["mute"] and "1/1 hits caught" in result["summary"]
+    for strip in (first, second):
+        assert strip["duration"] == 24 * 30 and strip["props"]["motionscore_engine"] == "built-in"
+        assert rig_beat_f1(strip["path"], 30.0) >= 0.9

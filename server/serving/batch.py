@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from motionscore.shared.builtin import ENGINE_ENV
 from motionscore.shared.client import ADDRESS_ENV, CLIENT_KEY_ENV, SERVER_KEY_ENV, ScoreClient, ServerError
 
 RESULT_TAG = "MOTIONSCORE_RESULT "
@@ -44,7 +45,8 @@ def run_batch(files: list[str], address: str, save: bool = False, blender: str |
     with ScoreClient(address, timeout=5.0, server_key=server_key, client_key=client_key) as client:
         client.hello()  # fail once, clearly, instead of once per shot
     results = []
-    env = {**os.environ, ADDRESS_ENV: address}
+    # The shots go to this server: never quietly to the add-on's built-in engine.
+    env = {**os.environ, ADDRESS_ENV: address, ENGINE_ENV: "server"}
     for variable, value in ((SERVER_KEY_ENV, server_key), (CLIENT_KEY_ENV, client_key)):
         if value:
             env[variable] = str(Path(value).resolve())
