@@ -49,6 +49,10 @@ def load_backbone(name: str, **options) -> Backbone:
         raise UnknownBackboneError(
             f"unknown backbone {name!r}; available: {', '.join(available_backbones())}") from None
     module_name, class_name = target.split(":")
+    if name != "synth":
+        from motionscore.server.model.weights import stay_offline
+
+        stay_offline()  # weights come from the cache or a folder; `motionscore models pull` fetches them
     return getattr(import_module(module_name), class_name)(**options)
 
 

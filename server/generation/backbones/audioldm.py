@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from motionscore.server.model.weights import missing_weights_hint
+
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, noise_prediction_loss, step_progress
 from .ml_common import MLBackboneMixin, exact_length
@@ -63,8 +65,7 @@ class AudioLDMBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
         from diffusers import AudioLDMPipeline
 
         self.init_pipeline(model, device, steps, pipeline, AudioLDMPipeline, build_tiny_audioldm,
-                           f"Run `huggingface-cli download {model}` with internet (e.g. cvssp/audioldm-s-full-v2), "
-                           f"or pass a local pipeline folder.", DEFAULT_STEPS, TINY_STEPS)
+                           missing_weights_hint("audioldm", model), DEFAULT_STEPS, TINY_STEPS)
         self.setup_pseudo_words((self.pipe.unet, self.pipe.vae, self.pipe.text_encoder, self.pipe.vocoder),
                                 encoders, encoders_format)
 

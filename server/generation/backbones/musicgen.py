@@ -27,6 +27,8 @@ from audiocraft.modules.conditioners import ConditioningProvider, ConditionFuser
 from motionscore.server.model.captions import CAPTION_WORDS
 from motionscore.server.model.device import resolve_device
 from motionscore.server.model.pseudo_words import InjectionPlan, inject
+from motionscore.server.model.weights import missing_weights_hint
+
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .ml_common import MLBackboneMixin, exact_length
 from .musicgen_decoder import use_decoder, unsupported_reason
@@ -150,10 +152,9 @@ def load_musicgen(model: str, device: str = "cpu"):
     except Exception as exc:  # hub errors, missing files, bad directories
         raise RuntimeError(
             f"cannot load MusicGen {model!r} offline ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
-            f"It needs the model weights (a hub id in the Hugging Face cache, or a folder with state_dict.bin "
-            f"and compression_state_dict.bin) plus the t5-base text encoder in the HF cache: run "
-            f"`huggingface-cli download {model}` and `huggingface-cli download t5-base` with internet, then "
-            f"set HF_HUB_OFFLINE=1.") from None
+            f"It needs the model's weights (a hub id in the Hugging Face cache, or a folder with state_dict.bin "
+            f"and compression_state_dict.bin) and the t5-base text encoder. "
+            f"{missing_weights_hint('musicgen', model)}") from None
     original = mg.lm.condition_provider.conditioners["description"]
     conditioner = PseudoWordT5Conditioner(original.t5_tokenizer, original.t5, original.output_proj.out_features,
                                           device=device)

@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from motionscore.server.model.weights import missing_weights_hint
+
 from . import riffusion_audio
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, noise_prediction_loss, step_progress
@@ -64,8 +66,7 @@ class RiffusionBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
         from diffusers import StableDiffusionPipeline
 
         tiny = self.init_pipeline(model, device, steps, pipeline, StableDiffusionPipeline, build_tiny_riffusion,
-                                  f"Run `huggingface-cli download {model}` with internet (riffusion/riffusion-model-v1 "
-                                  f"is the published model), or pass a local pipeline folder.", DEFAULT_STEPS, TINY_STEPS)
+                                  missing_weights_hint("riffusion", model), DEFAULT_STEPS, TINY_STEPS)
         self.griffin_lim_iters = TINY_GRIFFIN_LIM_ITERS if tiny else riffusion_audio.GRIFFIN_LIM_ITERS
         self.setup_pseudo_words((self.pipe.unet, self.pipe.vae, self.pipe.text_encoder), encoders, encoders_format)
 

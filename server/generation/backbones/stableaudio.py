@@ -25,6 +25,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from motionscore.server.model.weights import missing_weights_hint
+
 from .base import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
 from .diffusion_common import GENRE_TOKEN, RHYTHM_TOKEN, DiffusionBackboneMixin, step_progress
 from .ml_common import MLBackboneMixin, exact_length
@@ -87,8 +89,7 @@ class StableAudioBackbone(DiffusionBackboneMixin, MLBackboneMixin, Backbone):
         from diffusers import StableAudioPipeline
 
         self.init_pipeline(model, device, steps, pipeline, StableAudioPipeline, build_tiny_stableaudio,
-                           f"Run `huggingface-cli download {HUB_ID}` with internet (gated: accept its licence "
-                           f"first), or pass a local pipeline folder.", DEFAULT_STEPS, TINY_STEPS)
+                           missing_weights_hint("stableaudio", model), DEFAULT_STEPS, TINY_STEPS)
         # The sample_size override below is per call; one call at a time keeps it honest.
         self._call_lock = threading.Lock()
         self.setup_pseudo_words((self.pipe.transformer, self.pipe.vae, self.pipe.text_encoder,
