@@ -1,5 +1,6 @@
 """motionscore for Blender: "Score this animation" turns an armature's motion into music on the
-Video Sequencer, through a local motionscore server. bpy glue only: this package never imports torch.
+Video Sequencer, with the built-in engine or through a motionscore server. bpy glue only: this
+package never imports torch.
 """
 
 from __future__ import annotations
@@ -8,19 +9,20 @@ from __future__ import annotations
 def register() -> None:
     import bpy
 
-    from . import operators, panel, preferences, properties
+    from . import model_pull, operators, panel, preferences, properties
 
     properties.register()
-    for cls in preferences.CLASSES + operators.CLASSES + panel.CLASSES:
+    for cls in preferences.CLASSES + operators.CLASSES + model_pull.CLASSES + panel.CLASSES:
         bpy.utils.register_class(cls)
 
 
 def unregister() -> None:
     import bpy
 
-    from . import operators, panel, preferences, properties
+    from . import model_pull, operators, panel, preferences, properties
 
     operators.shutdown()
-    for cls in reversed(preferences.CLASSES + operators.CLASSES + panel.CLASSES):
+    model_pull.shutdown()
+    for cls in reversed(preferences.CLASSES + operators.CLASSES + model_pull.CLASSES + panel.CLASSES):
         bpy.utils.unregister_class(cls)
     properties.unregister()

@@ -3,11 +3,17 @@
 import os
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from .shared.client import ADDRESS_ENV, CLIENT_KEY_ENV, DEFAULT_ADDRESS, SERVER_KEY_ENV
 
 ADDON_ID = __package__
+#: The backbones whose weights the preferences can download (synth needs none).
+PULL_BACKBONE_ITEMS = [("musicgen", "MusicGen", "facebook/musicgen-small and the t5-base text encoder"),
+                       ("riffusion", "Riffusion", "riffusion/riffusion-model-v1"),
+                       ("audioldm", "AudioLDM", "cvssp/audioldm-s-full-v2"),
+                       ("stableaudio", "Stable Audio Open", "stabilityai/stable-audio-open-1.0 (gated: accept its "
+                                                            "licence on the hub and log in first)")]
 
 
 class MotionScorePreferences(bpy.types.AddonPreferences):
@@ -28,6 +34,13 @@ class MotionScorePreferences(bpy.types.AddonPreferences):
                                   description="Python of the environment that has motionscore installed "
                                               "(e.g. /path/to/motionscore/.venv/bin/python)")
 
+    pull_backbone: EnumProperty(name="Backbone", items=PULL_BACKBONE_ITEMS, default="musicgen",
+                                description="Whose model weights to download for a server on this computer")
+    pull_running: BoolProperty(default=False, options={"SKIP_SAVE"})
+    pull_progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR", options={"SKIP_SAVE"})
+    pull_stage: StringProperty(default="", options={"SKIP_SAVE"})
+    pull_error: StringProperty(default="", options={"SKIP_SAVE"})
+
     def draw(self, context):  # noqa: ARG002 - Blender's signature
         layout = self.layout
         layout.prop(self, "server_address")
@@ -40,9 +53,22 @@ class MotionScorePreferences(bpy.types.AddonPreferences):
                 layout.label(text=f"{variable} is set: {os.environ[variable]}", icon="INFO")
         layout.prop(self, "timeout")
         layout.prop(self, "auto_start")
-        row = layout.row()
-        row.enabled = self.auto_start
-        row.prop(self, "server_python")
+        layout.prop(self, "server_python")
+        box = layout.box()
+        box.label(text="Model weights for a server on this computer (ML backbones; synth needs none)")
+        row = box.row()
+        row.enabled = not self.pull_running and bool(self.server_python)
+        row.prop(self, "pull_backbone", text="")
+        row.operator("motionscore.pull_weights", icon="IMPORT").backbone = self.pull_backbone
+        if self.pull_running:
+            box.progress(factor=self.pull_progress, type="BAR", text=self.pull_stage or "downloading")
+            box.operator("motionscore.cancel_pull", icon="CANCEL")
+        elif self.pull_stage:
+            box.label(text=self.pull_stage, icon="CHECKMARK")
+        if self.pull_error:
+            sub = box.row()
+            sub.alert = True
+            sub.label(text=self.pull_error, icon="ERROR")
 
 
 def preferences(context=None):

@@ -184,6 +184,31 @@ def case_builtin_async(args):
             "strips": strips_info(scene)}
 
 
+def case_pull(args):
+    """Download weights from the preferences, through the server environment's `models pull`."""
+    import importlib
+    import time
+
+    import bpy
+
+    build_rig_scene(frames=(1, 24))
+    install(args["zip"])
+    prefs = bpy.context.preferences.addons["bl_ext.user_default.motionscore"].preferences
+    prefs.server_python = args.get("server_python", "")
+    pull = importlib.import_module("bl_ext.user_default.motionscore.model_pull")
+    try:
+        status = sorted(bpy.ops.motionscore.pull_weights(backbone=args["backbone"], mode=args.get("mode", "AUTO")))
+    except RuntimeError as exc:
+        status = ["RuntimeError", str(exc)]
+    progress = []
+    deadline = time.monotonic() + 120.0
+    while args.get("mode") == "ASYNC" and pull.poll_pull() is not None and time.monotonic() < deadline:
+        progress.append(round(prefs.pull_progress, 3))
+        time.sleep(0.05)
+    return {"status": status, "running": prefs.pull_running, "progress": prefs.pull_progress,
+            "stage": prefs.pull_stage, "error": prefs.pull_error, "progress_seen": sorted(set(progress))}
+
+
 def case_score(args):
     import bpy
 

@@ -424,3 +424,31 @@ def test_builtin_takes_in_blender_5_2_on_python_3_13(addon_zip, tmp_path):
     for strip in (first, second):
         assert strip["duration"] == 24 * 30 and strip["props"]["motionscore_engine"] == "built-in"
         assert rig_beat_f1(strip["path"], 30.0) >= 0.9
+
+
+def test_preferences_download_model_weights_with_progress(addon_zip, tmp_path, monkeypatch):
+    """The preferences' Download runs the server environment's `models pull` against a hub on
+    127.0.0.1; progress reaches the preferences; a failure is its one line."""
+    from tests.local_hub import LocalHub
+
+    root = tmp_path / "hub"
+    for name, size in (("state_dict.bin", 3 << 20), ("compression_state_dict.bin", 1 << 20)):
+        (root / "facebook/musicgen-small").mkdir(parents=True, exist_ok=True)
+        (root / "facebook/musicgen-small" / name).write_bytes(os.urandom(size))
+    (root / "t5-base").mkdir()
+    (root / "t5-base/config.json").write_bytes(b"{}")
+    (root / "t5-base/model.safetensors").write_bytes(os.urandom(1 << 20))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    with LocalHub(root) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        done, stderr = run_case("pull", tmp_path, zip=addon_zip, server_python=sys.executable, backbone="musicgen",
+                                mode="ASYNC")
+        assert done["status"] == ["FINISHED"] and done["error"] == "", stderr[-2000:]
+        assert done["progress"] == 1.0 and done["stage"] == "musicgen: ready (checked)" and not done["running"]
+        assert any(0.0 < p <= 1.0 for p in done["progress_seen"])
+        assert (tmp_path / "cache" / "models--t5-base" / "motionscore-pull.json").is_file()
+        failed, stderr = run_case("pull", tmp_path, zip=addon_zip, server_python=sys.executable, backbone="audioldm")
+    assert failed["status"][0] == "RuntimeError" and "cvssp/audioldm-s-full-v2: no such model at" in failed["error"]
+    assert "Traceback" not in stderr
+    unset, _ = run_case("pull", tmp_path, zip=addon_zip, backbone="riffusion")
+    assert "set Server Python" in unset["error"]
