@@ -80,15 +80,23 @@ def read_lock(path: Path) -> dict[str, str]:
     return pins
 
 
+def _release(version: str) -> str:
+    """A version without its local label: torch 2.14.1+cu128 from PyTorch's own index is release 2.14.1."""
+    return version.split("+", 1)[0]
+
+
 def lock_problems(lock: Path, installed: dict[str, str] | None = None,
-                  universe: tuple[Path, ...] = (REQUIREMENTS / "lock-dev.txt", REQUIREMENTS / "lock-no-deps.txt",
-                                                REQUIREMENTS / "uv.txt")) -> list[str]:
+                  universe: tuple[Path, ...] | None = None,
+                  no_deps_lock: Path = REQUIREMENTS / "lock-no-deps.txt") -> list[str]:
     """One line per difference between the installed distributions ({canonical name: version},
-    default: this environment's) and ``lock`` plus the no-deps lock: a locked package missing or at
-    another version, or an installed one that no lock in ``universe`` names at that version."""
+    default: this environment's) and ``lock`` plus ``no_deps_lock``: a locked package missing or at
+    another version, or an installed one that no lock in ``universe`` (default: ``lock``, the
+    Linux dev lock, ``no_deps_lock`` and uv's) names at that version."""
     if installed is None:
-        installed = {canonicalize_name(d.metadata["Name"]): d.version for d in environment_distributions()}
-    wanted = {**read_lock(lock), **read_lock(REQUIREMENTS / "lock-no-deps.txt")}
+        installed = {canonicalize_name(d.metadata["Name"]): _release(d.version) for d in environment_distributions()}
+    if universe is None:
+        universe = (lock, REQUIREMENTS / "lock-dev.txt", no_deps_lock, REQUIREMENTS / "uv.txt")
+    wanted = {**read_lock(lock), **read_lock(no_deps_lock)}
     known = {}
     for path in universe:
         known.update(read_lock(path))
@@ -110,15 +118,17 @@ def lock_problems(lock: Path, installed: dict[str, str] | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    lock = None
-    if argv[:1] == ["--lock"] and len(argv) == 2:
-        lock = Path(argv[1])
-    elif argv:
-        print("usage: check_deps.py [--lock requirements/lock-dev.txt]", file=sys.stderr)
-        return 2
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="check_deps.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--lock", type=Path, default=None, help="e.g. requirements/lock-dev.txt")
+    parser.add_argument("--no-deps-lock", type=Path, default=REQUIREMENTS / "lock-no-deps.txt",
+                        help="the platform's lock of what is installed without dependencies")
+    args = parser.parse_args(argv)
+    lock = args.lock
     found = problems()
     if lock is not None:
-        found += lock_problems(lock)
+        found += lock_problems(lock, no_deps_lock=args.no_deps_lock)
     if found:
         print("dependency check failed:", *found, sep="\n  ", file=sys.stderr)
         if lock is not None:
