@@ -19,6 +19,7 @@ import bpy
 
 from . import preferences as prefs
 from .preferences import PULL_BACKBONE_ITEMS
+from .redraw import tag_redraw
 
 POLL_INTERVAL_S = 0.2
 
@@ -136,11 +137,7 @@ def _poll():
 
 
 def _redraw() -> None:
-    wm = bpy.context.window_manager
-    for window in (wm.windows if wm else []):
-        for area in window.screen.areas:
-            if area.type == "PREFERENCES":
-                area.tag_redraw()
+    tag_redraw("PREFERENCES")
 
 
 class MOTIONSCORE_OT_pull_weights(bpy.types.Operator):

@@ -19,6 +19,7 @@ import bpy
 
 from . import preferences as prefs
 from .markers import place_map_markers, user_hits
+from .redraw import tag_redraw
 from .sampling import SamplingError, sample_scene, scene_fps
 from .sequencer import SequencerError, place_take
 from .shared import limits
@@ -309,13 +310,7 @@ def _poll_active():
 
 
 def _redraw() -> None:
-    wm = bpy.context.window_manager
-    if wm is None:
-        return
-    for window in wm.windows:
-        for area in window.screen.areas:
-            if area.type in ("SEQUENCE_EDITOR", "VIEW_3D"):
-                area.tag_redraw()
+    tag_redraw("SEQUENCE_EDITOR", "VIEW_3D")
 
 
 class MOTIONSCORE_OT_scale_tempo(bpy.types.Operator):

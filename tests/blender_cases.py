@@ -156,34 +156,6 @@ def case_builtin(args):
             "alignment": settings.last_alignment}
 
 
-def case_builtin_async(args):
-    """The UI path of the built-in engine: a worker thread, the timer pumped by hand, Cancel."""
-    import importlib
-    import time
-
-    import bpy
-
-    install(args["zip"])
-    os.environ["MOTIONSCORE_SERVER"] = args["server"]
-    scene, _ = build_rig_scene(frames=tuple(args.get("frames", (1, 96))))
-    install(args["zip"])
-    scene.motionscore.engine = "BUILTIN"
-    ops = importlib.import_module("bl_ext.user_default.motionscore.operators")
-    assert bpy.ops.motionscore.score_animation(mode="ASYNC") == {"FINISHED"}
-    running_at_return = bool(scene.motionscore.running)
-    progress, polls = [], 0
-    deadline = time.monotonic() + 120.0
-    while ops.poll_active() is not None and time.monotonic() < deadline:
-        polls += 1
-        progress.append(scene.motionscore.progress)
-        if args.get("cancel_after") and polls == args["cancel_after"]:
-            bpy.ops.motionscore.cancel()
-        time.sleep(0.01)
-    return {"running_at_return": running_at_return, "running": scene.motionscore.running, "polls": polls,
-            "progress_seen": sorted(set(round(p, 2) for p in progress)), "error": scene.motionscore.last_error,
-            "strips": strips_info(scene)}
-
-
 def case_pull(args):
     """Download weights from the preferences, through the server environment's `models pull`."""
     import importlib
@@ -240,7 +212,8 @@ def case_score(args):
 
 
 def case_async(args):
-    """The UI path: submit, then pump the timer callback by hand (timers never run headless)."""
+    """The UI path: submit, then pump the timer callback by hand (timers never run headless), with
+    the server or (``engine`` BUILTIN) the built-in engine's worker thread."""
     import importlib
     import time
 
@@ -250,6 +223,7 @@ def case_async(args):
     os.environ["MOTIONSCORE_SERVER"] = args["server"]
     scene, _ = build_rig_scene(frames=tuple(args.get("frames", (1, 96))))
     install(args["zip"])
+    scene.motionscore.engine = args.get("engine", "AUTO")
     ops = importlib.import_module("bl_ext.user_default.motionscore.operators")
     assert bpy.ops.motionscore.score_animation(mode="ASYNC") == {"FINISHED"}
     # Only the timer callback (main thread, pumped below) ends a job, so a job still marked running

@@ -388,12 +388,12 @@ def test_an_ml_backbone_with_no_server_is_a_clear_message(addon_zip, tmp_path):
 
 def test_builtin_ui_path_shows_progress_and_cancels(addon_zip, tmp_path):
     dead = f"tcp://127.0.0.1:{free_port()}"
-    done, _ = run_case("builtin_async", tmp_path, zip=addon_zip, server=dead, frames=[1, 24 * 180])
+    done, _ = run_case("async", tmp_path, zip=addon_zip, server=dead, engine="BUILTIN", frames=[1, 24 * 180])
     assert done["running_at_return"] and not done["running"] and done["error"] == ""
     assert len(done["strips"]) == 1 and done["strips"][0]["duration"] == 24 * 180
     assert any(0.0 < p < 1.0 for p in done["progress_seen"])
-    cancelled, _ = run_case("builtin_async", tmp_path, zip=addon_zip, server=dead, frames=[1, 24 * 300],
-                            cancel_after=3)
+    cancelled, _ = run_case("async", tmp_path, zip=addon_zip, server=dead, engine="BUILTIN",
+                            frames=[1, 24 * 300], cancel_after=3)
     assert cancelled["strips"] == [] and cancelled["error"] == "cancelled" and not cancelled["running"]
 
 
