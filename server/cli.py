@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionscore.shared.client import ScoreClient, ServerError, default_address
+from motionscore.shared.client import DEFAULT_ADDRESS, ScoreClient, ServerError, default_address
 from motionscore.shared.genres import GENRE_NAMES, tempo_note, valid_genres_text
 from motionscore.shared.motion import MotionError, load_motion
 from motionscore.shared.options import RHYTHM_MODES, OptionsError, ScoreOptions
@@ -697,8 +697,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--backbone", default=None, help="backbone to use in-process (default synth), or to require "
                                                         "of the server (default: whatever it runs)")
     score.add_argument("--server", default=None, nargs="?", const=default_address(),
-                       help="score on a running server (default address: $MOTIONSCORE_SERVER or "
-                            "tcp://127.0.0.1:5757)")
+                       help=f"score on a running server (default address: $MOTIONSCORE_SERVER or "
+                            f"{DEFAULT_ADDRESS})")
     score.add_argument("--timeout", type=float, default=10.0, help="seconds without any answer before giving up")
     score.add_argument("--sample-rate", type=int, default=48_000, help="output sample rate in Hz (default 48000)")
     score.add_argument("--rhythm-mode", choices=RHYTHM_MODES, default="default",
@@ -765,7 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the inference server",
                            description="Serve scoring requests over ZeroMQ until SIGINT/SIGTERM.")
-    serve.add_argument("--bind", default=default_address(), help="address to bind (default tcp://127.0.0.1:5757)")
+    serve.add_argument("--bind", default=default_address(), help=f"address to bind (default {DEFAULT_ADDRESS})")
     serve.add_argument("--backbone", default="synth", help="backbone to serve (default synth)")
     serve.add_argument("--workers", type=int, default=1, help="jobs run in parallel (default 1)")
     serve.add_argument("--queue", type=int, default=64, help="most jobs waiting before 'busy' (default 64)")
@@ -797,8 +797,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "--blender PATH). A failed shot is reported and left as it was; the others "
                                        "go on. Needs a running server.")
     batch.add_argument("files", nargs="+", help=".blend or .bvh files")
-    batch.add_argument("--server", default=default_address(), help="server address (default $MOTIONSCORE_SERVER "
-                                                                   "or tcp://127.0.0.1:5757)")
+    batch.add_argument("--server", default=default_address(), help=f"server address (default $MOTIONSCORE_SERVER "
+                                                                   f"or {DEFAULT_ADDRESS})")
     batch.add_argument("--save", action="store_true",
                        help="save each .blend with its new sound strip (a .bvh always gets a new .blend beside it)")
     batch.add_argument("--blender", default=None, help="a Blender binary to use instead of the bpy module")
@@ -925,7 +925,7 @@ def build_parser() -> argparse.ArgumentParser:
     flamenco.add_argument("--addon-module", default="bl_ext.user_default.motionscore",
                           help="the extension's module in the workers' Blender (default bl_ext.user_default.motionscore)")
     for command in (openjd, flamenco):
-        command.add_argument("--server", default="tcp://127.0.0.1:5757",
+        command.add_argument("--server", default=DEFAULT_ADDRESS,
                              help="default server address of the job (a job parameter / setting)")
         command.add_argument("--force", action="store_true", help="overwrite an existing file")
         command.set_defaults(func=cmd_farm)

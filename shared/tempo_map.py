@@ -43,10 +43,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .tempo import _autocorrelation
+from .tempo import MAX_BPM, MIN_BPM, _autocorrelation
 
-MIN_BPM = 40.0
-MAX_BPM = 240.0
 #: Tempo grid for the salience, in steps of 0.25 %.
 BPM_STEP = 1.0025
 #: Prior over the musical octave when no genre is known: centre (BPM) and width (octaves, 1 sigma).

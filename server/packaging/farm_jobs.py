@@ -21,8 +21,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from motionscore.shared.client import DEFAULT_ADDRESS
+
 SHOT_SUFFIXES = (".blend", ".bvh")
-DEFAULT_ADDRESS = "tcp://127.0.0.1:5757"
 #: The extension's module inside Blender when installed from the zip into the user repository.
 ADDON_MODULE = "bl_ext.user_default.motionscore"
 
