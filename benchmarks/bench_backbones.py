@@ -14,7 +14,7 @@ import argparse
 import time
 
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.rhythm import extract_rhythm
 
 

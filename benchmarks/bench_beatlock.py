@@ -13,8 +13,8 @@ import numpy as np
 
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone
 from motionscore.server.generation.beatlock import beat_lock
-from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.server.analysis.metrics import beat_scores, track_music_beats
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.rhythm import extract_rhythm
 
 SR = 22050

@@ -98,7 +98,7 @@ def bench_diffusion(args, dtype: torch.dtype) -> int:
     """Seconds per 5.12 s clip of a diffusion backbone; for stableaudio the full latent (the stock
     pipeline) against the latent cut to the clip."""
     from motionscore.server.generation.backbones import GenerationRequest
-    from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+    from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
     from motionscore.shared.rhythm import extract_rhythm
 
     backbone = _diffusion_backbone(args.backbone, args.model, args.device, dtype, args.steps)

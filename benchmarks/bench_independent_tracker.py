@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionscore.server.evaluation.metrics import beat_scores, grid_share, interval_cv, tempo_right
+from motionscore.server.analysis.metrics import beat_scores, grid_share, interval_cv, tempo_right
 from motionscore.server.generation.audio_io import mono_mix
 
 ESSENTIA_RATE = 44_100

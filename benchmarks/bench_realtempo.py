@@ -58,11 +58,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from motionscore.server.evaluation.metrics import (beat_scores, grid_share, interval_cv, tempo_right,  # noqa: E402
+from motionscore.server.analysis.metrics import (beat_scores, grid_share, interval_cv, tempo_right,  # noqa: E402
                                                    track_music_beats)
-from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips, without_genre  # noqa: E402
+from motionscore.server.data.real_clips import at_frame_rate, load_real_clips, without_genre  # noqa: E402
 from motionscore.server.generation.backbones import load_backbone  # noqa: E402
-from motionscore.server.serving.scoring import score_motion  # noqa: E402
+from motionscore.server.generation.pipeline import score_motion  # noqa: E402
 from motionscore.shared.genres import tempo_note  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402

@@ -28,7 +28,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NU
 for _var in THREAD_VARS:
     os.environ.setdefault(_var, "1")
 
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.client import ScoreClient, ServerError  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 

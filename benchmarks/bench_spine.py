@@ -20,7 +20,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone  # noqa: E402
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.client import ScoreClient  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402

@@ -196,7 +196,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise Failure(f"server: {exc.message}") from None
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
     else:
-        from .serving.scoring import ChannelsError, output_channels, score_motion
+        from .generation.pipeline import ChannelsError, output_channels, score_motion
 
         backbone = _load_backbone(args, args.backbone or "synth")
         try:
@@ -475,7 +475,7 @@ def cmd_eval_one(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     reference_beats = None
     if args.reference_beats:
-        from .evaluation.real_clips import read_beats
+        from .data.real_clips import read_beats
 
         try:
             reference_beats = read_beats(Path(args.reference_beats))
@@ -517,7 +517,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
-    from .training.data_folder import check_folder
+    from .data.data_folder import check_folder
 
     counts, problems = check_folder(Path(args.data))
     for problem in problems:
@@ -538,7 +538,7 @@ def _empty_output_folder(path: str, force: bool) -> Path:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    from .training.synthetic_world import make_world
+    from .data.synthetic_world import make_world
 
     out = _empty_output_folder(args.out, args.force)
     if args.clips < 1:
@@ -561,7 +561,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_import_aist(args: argparse.Namespace) -> int:
-    from .training.aist_import import VIEWS, ImportError_, import_aist
+    from .data.aist_import import VIEWS, ImportError_, import_aist
 
     out = _empty_output_folder(args.out, args.force)
     try:

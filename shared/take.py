@@ -1,8 +1,8 @@
 """One take's steps that both engines share: the request's rhythm and the take's record.
 
-The server's scoring (``server/serving/scoring.py``) and the built-in engine (:mod:`.builtin`,
-which the add-on runs inside Blender) both call these, so a take's tempo map, notes and metadata keys are the same
-whichever engine made it; only the server adds what needs its libraries (measured beat metrics,
+The server's pipeline (``server/generation/pipeline.py``) and the built-in engine
+(:mod:`.builtin`, which the add-on runs inside Blender) both call these, so a take's tempo map,
+notes and metadata keys are the same whichever engine made it; only the server adds what needs its libraries (measured beat metrics,
 beat lock).
 """
 

@@ -433,7 +433,7 @@ def case_hits(args):
     own; scored twice (the second take replaces the add-on's bar markers, never the user's)."""
     import bpy
 
-    from motionscore.server.evaluation.metrics import track_music_beats
+    from motionscore.server.analysis.metrics import track_music_beats
 
     install(args["zip"])
     os.environ["MOTIONSCORE_SERVER"] = args["server"]

@@ -297,7 +297,7 @@ def rig_beat_f1(path: str, duration: float) -> float:
     import mir_eval
     import soundfile as sf
 
-    from motionscore.server.evaluation.metrics import track_music_beats
+    from motionscore.server.analysis.metrics import track_music_beats
 
     audio, rate = sf.read(path, dtype="float32")
     _, beats = track_music_beats(audio, rate)
@@ -366,7 +366,7 @@ def test_builtin_genre_hits_tempo_meter_and_beat_markers(addon_zip, tmp_path):
         assert marker in result["markers"]
     import soundfile as sf
 
-    from motionscore.server.evaluation.metrics import track_music_beats
+    from motionscore.server.analysis.metrics import track_music_beats
 
     (strip,) = result["strips"]
     audio, rate = sf.read(strip["path"], dtype="float32")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from motionscore.server.generation.backbones import load_backbone
-from motionscore.server.serving.scoring import score_motion
-from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.server.generation.pipeline import score_motion
+from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.builtin import NOT_MEASURED, BuiltinEngine, score_builtin
 from motionscore.shared.client import ServerError
 from motionscore.shared.options import ScoreOptions

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from motionscore.server.cli import main
-from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.motion import save_motion
 from tests.test_tempo_map import two_pulse_dance
 
@@ -165,7 +165,7 @@ def test_text_only_takes_follow_the_motions_tempo_in_words(backbone, tmp_path, c
     at different tempi give different music, and each take's prompt names its tempo."""
     pytest.importorskip("torch")
     from motionscore.server.generation.backbones import load_backbone
-    from motionscore.server.serving.scoring import score_motion
+    from motionscore.server.generation.pipeline import score_motion
     from motionscore.shared.options import ScoreOptions
 
     model = load_backbone(backbone, model="tiny")

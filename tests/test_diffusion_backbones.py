@@ -9,7 +9,7 @@ pytest.importorskip("diffusers")
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone  # noqa: E402
 from motionscore.server.model.checkpoint import save_checkpoint  # noqa: E402
 from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E402
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
 SR = 16000

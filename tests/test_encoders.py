@@ -100,7 +100,7 @@ def test_periodicity_finds_the_music_tempo_in_real_dance(real_data):
 
 
 def test_training_with_periodicity_writes_a_checkpoint_that_scores(tmp_path):
-    from motionscore.server.training.synthetic_world import make_world
+    from motionscore.server.data.synthetic_world import make_world
 
     world = tmp_path / "world"
     make_world(world, clips=4, seed=1, seconds=2.0, sample_rate=16000, val_fraction=0.25)

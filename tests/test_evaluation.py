@@ -8,7 +8,7 @@ from motionscore.server.generation.backbones import GenerationRequest, load_back
 from motionscore.server.cli import main
 from motionscore.server.evaluation.embeddings import EmbedderError, frechet_distance, load_embedder
 from motionscore.server.evaluation.evaluate import evaluate_clip, evaluate_folders
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.motion import save_motion
 from motionscore.shared.rhythm import extract_rhythm
 from tests.test_metrics import click_track

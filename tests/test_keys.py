@@ -18,7 +18,7 @@ import soundfile as sf
 import zmq
 
 from motionscore.server.cli import main
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from motionscore.shared.motion import save_motion
 from motionscore.shared.options import ScoreOptions

@@ -143,11 +143,47 @@ def test_no_forbidden_library(folder, banned):
             assert not [n for n in names if n.split(".")[0] == banned], f"{path} imports {banned}"
 
 
+def package_of(module: str) -> str:
+    """The package a module belongs to for the package-level rules: a server subpackage
+    (``motionscore.server.generation``), the server's own top modules (``motionscore.server``:
+    the CLI), ``motionscore.shared`` or ``motionscore.blender_addon``."""
+    parts = module.split(".")
+    if parts[1] == "server" and len(parts) > 3 or (parts[1] == "server" and len(parts) == 3
+                                                   and (REPO / "server" / parts[2] / "__init__.py").is_file()):
+        return ".".join(parts[:3])
+    return ".".join(parts[:2])
+
+
+def test_no_import_circles_between_packages():
+    """Packages import each other one way too: e.g. generation never reaches evaluation and back,
+    training and evaluation share data through server/data, not through each other."""
+    graph = import_graph()
+    packages: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        packages.setdefault(package_of(name), set()).update(package_of(t) for t in targets)
+    for name in packages:
+        packages[name].discard(name)
+    assert circles(packages) == []
+
+
+def test_music_analysis_and_data_sets_have_one_home_each():
+    """Beat tracking and metrics live in server/analysis (generation and evaluation both use them);
+    the data sets in server/data; the pipeline is named for what it is."""
+    graph = import_graph()
+    users = {package_of(n) for n, targets in graph.items() if "motionscore.server.analysis.metrics" in targets}
+    assert {"motionscore.server.generation", "motionscore.server.evaluation"} <= users
+    assert not [n for n, targets in graph.items() if package_of(n) == "motionscore.server.generation"
+                and any(package_of(t) == "motionscore.server.evaluation" for t in targets)]
+    assert (REPO / "server" / "generation" / "pipeline.py").is_file()
+    assert not (REPO / "server" / "serving" / "scoring.py").exists()
+
+
 def test_server_is_grouped_by_role():
     loose = sorted(p.name for p in (REPO / "server").glob("*.py") if p.name != "__init__.py")
     assert len(loose) <= 6, loose
     packages = sorted(p.parent for p in (REPO / "server").glob("*/__init__.py"))
-    assert {p.name for p in packages} >= {"serving", "generation", "model", "training", "evaluation", "packaging"}
+    assert {p.name for p in packages} >= {"serving", "generation", "model", "training", "evaluation", "packaging",
+                                          "analysis", "data"}
     for package in packages + sorted((REPO / "server").glob("*/*/__init__.py")):
         init = package / "__init__.py" if package.is_dir() else package
         doc = ast.get_docstring(ast.parse(init.read_text()))

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motionscore.server.cli import main
-from motionscore.server.training.synthetic_world import make_world
+from motionscore.server.data.synthetic_world import make_world
 from motionscore.shared.genres import GENRE_CODES
 
 torch = pytest.importorskip("torch")
@@ -105,7 +105,7 @@ def test_parallel_rendering_writes_the_same_world(small_world, tmp_path):
 
 def test_pretraining_lowers_the_loss_and_the_saved_model_reloads(small_world, tmp_path):
     from motionscore.server.generation.backbones.musicgen import MusicGenBackbone
-    from motionscore.server.training.data_folder import load_split
+    from motionscore.server.data.data_folder import load_split
     from motionscore.server.training.train import target_of
 
     from motionscore.server.training.train import _audio
@@ -246,9 +246,9 @@ def test_world_music_is_on_the_dancers_stops_not_on_the_tempo_map(tmp_path):
     The tempo map would move the music 0.1 s earlier and halve 150 BPM; the world must not."""
     import soundfile as sf
 
-    from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
-    from motionscore.server.training.synthetic_dance import beat_times
-    from motionscore.server.training.synthetic_world import _render_clip
+    from motionscore.server.analysis.metrics import beat_scores, track_music_beats
+    from motionscore.shared.synthetic_dance import beat_times
+    from motionscore.server.data.synthetic_world import _render_clip
 
     clip = {"index": 3, "split": "train", "genre": "JB", "bpm": 150.0, "phase": 0.2, "dancer_seed": 5, "seconds": 5.12}
     (tmp_path / "train").mkdir()

@@ -6,9 +6,9 @@ from hypothesis import given, settings, strategies as st
 
 from motionscore.server.generation.backbones import Cancelled, load_backbone
 from motionscore.server.generation.beatlock import MAX_STRETCH, beat_lock, time_map
-from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
-from motionscore.server.serving.scoring import score_motion
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.server.analysis.metrics import beat_scores, track_music_beats
+from motionscore.server.generation.pipeline import score_motion
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.options import ScoreOptions
 from tests.test_metrics import click_track
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motionscore.server.evaluation.metrics import alignment_score, beat_scores, count_matches, score_take, tempo_difference
+from motionscore.server.analysis.metrics import alignment_score, beat_scores, count_matches, score_take, tempo_difference
 
 times = st.lists(st.floats(0, 60, allow_nan=False), max_size=60).map(lambda xs: np.unique(np.round(xs, 3)))
 
@@ -61,7 +61,7 @@ def test_score_take_on_click_tracks():
 def test_long_pieces_tracked_in_windows_have_no_double_beat_at_a_seam(bpm):
     """Pieces over 40 s are tracked in overlapping 30 s windows; two windows used to each put a
     beat next to the seam (23 ms apart on these kick trains), a beat that is not in the music."""
-    from motionscore.server.evaluation.metrics import track_music_beats
+    from motionscore.server.analysis.metrics import track_music_beats
     from motionscore.shared.synth.voices import kick
 
     sr, rng = 22050, np.random.default_rng(0)

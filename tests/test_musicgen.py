@@ -10,7 +10,7 @@ from motionscore.server.generation.backbones import GenerationRequest, load_back
 from motionscore.server.model.checkpoint import CheckpointError, load_released, save_checkpoint  # noqa: E402
 from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E402
 from motionscore.server.model.pseudo_words import InjectionPlan  # noqa: E402
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
 SR = 16000

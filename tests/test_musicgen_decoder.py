@@ -16,7 +16,7 @@ from motionscore.server.generation.backbones.musicgen_decoder import (  # noqa: 
     FastMusicGenDecoder, exponential_race, unsupported_reason, use_decoder)
 from motionscore.server.model.checkpoint import save_checkpoint  # noqa: E402
 from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E402
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.motion import save_motion  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 

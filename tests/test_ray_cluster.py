@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.client import ScoreClient
 from motionscore.shared.options import ScoreOptions
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared import protocol as P
 from motionscore.shared.client import ScoreClient, ServerError
 from motionscore.shared.motion import save_motion

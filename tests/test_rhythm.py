@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motionscore.server.evaluation.metrics import beat_scores
-from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.server.analysis.metrics import beat_scores
+from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.motion import Motion, load_motion
 from motionscore.shared.tempo_map import coarse_tempo
 from motionscore.shared.rhythm import (ACCENT_LATENCY_S, RHYTHM_FPS, directogram, envelope_from_directogram,
@@ -131,7 +131,7 @@ def test_compat_mode_equals_the_original_algorithm(frames, joints, seed):
 @pytest.mark.realdata
 def test_compat_mode_equals_the_original_on_real_clips(real_data):
     """305-frame, 60 fps windows (the paper's clips) of the real AIST++ dances, onset for onset."""
-    from motionscore.server.evaluation.real_clips import load_real_clips
+    from motionscore.server.data.real_clips import load_real_clips
     from motionscore.shared.rhythm import resample
 
     clips = [c for c in load_real_clips(real_data) if c.kind != "paired"]
@@ -253,7 +253,7 @@ def test_real_dances_at_film_frame_rates_get_no_tempo_from_the_frame_rate(real_d
     (720/k BPM) in 20 of 24; now in 3, by chance: the hips' bounce, a
     position that no resampler gives this pattern, sits on one in 5 (these tempi lie
     every 6-12 % across the dance range)."""
-    from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips
+    from motionscore.server.data.real_clips import at_frame_rate, load_real_clips
 
     artefacts = [720.0 / k for k in range(3, 19)]
     on_artefact = []

@@ -8,7 +8,7 @@ import msgpack
 import pytest
 import zmq
 
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared import limits
 from motionscore.shared import protocol as P
 from motionscore.shared.client import ScoreClient, ServerError

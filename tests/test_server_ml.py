@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("audiocraft")
 
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.client import ScoreClient, ServerError  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 from tests.conftest import free_port  # noqa: E402

@@ -13,8 +13,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone  # noqa: E402
-from motionscore.server.serving.scoring import ChannelsError, score_motion  # noqa: E402
-from motionscore.server.training.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.server.generation.pipeline import ChannelsError, score_motion  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared import protocol as P  # noqa: E402
 from motionscore.shared.client import ScoreClient, ServerError  # noqa: E402
 from motionscore.shared.motion import save_motion  # noqa: E402

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from motionscore.server.generation.backbones import GenerationRequest, UnknownBackboneError, load_backbone
 from motionscore.server.generation.backbones.base import Cancelled
 from motionscore.shared.synth.arrangement import beat_grid, choose_genre
-from motionscore.server.evaluation.metrics import beat_scores, track_music_beats
-from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.server.analysis.metrics import beat_scores, track_music_beats
+from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.synth.styles import STYLES
 from motionscore.shared.genres import BALLROOM, GENRE_CODES, GENRE_METER, GENRE_NAMES, GENRE_TEMPO_RANGE
 from motionscore.shared.rhythm import extract_rhythm

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from motionscore.server.evaluation.metrics import beat_scores
-from motionscore.server.training.synthetic_dance import beat_times, static_motion, synthetic_dance
+from motionscore.server.analysis.metrics import beat_scores
+from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.rhythm import ACCENT_LATENCY_S, extract_rhythm
 from motionscore.shared.tempo_map import (ACCENT_PULL, ALTERNATIVE_LEAST, ALTERNATIVE_SEPARATION, ALTERNATIVES,
                                           METER_MIN_BEATS, THREE_FOUR_HYPOTHESIS_MARGIN, THREE_FOUR_MARGIN,
@@ -376,9 +376,9 @@ def test_alternatives_text():
 def test_real_dances_get_a_steady_map_at_the_songs_tempo(real_data):
     """Every real clip in ../shared/data/real (benchmarks/bench_realtempo.py prints the details):
     one steady segment on clips danced to one steady song, and the tempo right on most."""
-    from motionscore.server.evaluation.real_clips import load_real_clips
+    from motionscore.server.data.real_clips import load_real_clips
 
-    from motionscore.server.evaluation.metrics import grid_share, tempo_right
+    from motionscore.server.analysis.metrics import grid_share, tempo_right
 
     clips = load_real_clips(real_data)
     assert len(clips) >= 20
@@ -410,8 +410,8 @@ def test_real_dances_at_blender_frame_rates(real_data):
     """The 29 real clips as 24 and 25 fps captures (Blender's usual scene rates). Measured at this
     commit: tempo right on 79 % and 90 % (at 60 fps 90 %); with the linear resampler before
     (e2e9c3a), 76 % and 76 %."""
-    from motionscore.server.evaluation.metrics import tempo_right
-    from motionscore.server.evaluation.real_clips import at_frame_rate, load_real_clips
+    from motionscore.server.analysis.metrics import tempo_right
+    from motionscore.server.data.real_clips import at_frame_rate, load_real_clips
 
     clips = load_real_clips(real_data)
     for fps, least in ((24.0, 0.75), (25.0, 0.85)):
@@ -504,7 +504,7 @@ def test_the_song_tempo_figure_phases_the_map_by_the_motion_alone():
     the motion, not from the song: a dancer on the song's beats scores 1, one half a beat off the
     song (the accents on its off-beats) scores 0, and one drifting a beat against the song over the
     shot (1.5 % faster) lands one phase in its middle: on the song at 0.2 s, off it at 70 ms."""
-    from motionscore.server.evaluation.real_clips import RealClip
+    from motionscore.server.data.real_clips import RealClip
 
     module = _bench("bench_realtempo")
     song = beat_times(40.0, 100)

@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 
 from motionscore.server.cli import main
-from motionscore.server.training.data_folder import check_folder
-from motionscore.server.training.aist_import import ImportError_, import_aist, read_keypoint_pickle
-from motionscore.server.training.synthetic_world import make_world
+from motionscore.server.data.data_folder import check_folder
+from motionscore.server.data.aist_import import ImportError_, import_aist, read_keypoint_pickle
+from motionscore.server.data.synthetic_world import make_world
 
 torch = pytest.importorskip("torch")
 

@@ -18,7 +18,7 @@ import numpy as np
 from motionscore.shared.motion import Motion, load_motion
 from motionscore.shared.rhythm import extract_rhythm
 
-from .metrics import (DEFAULT_SIGMA, DEFAULT_TOLERANCE, TIGHT_TOLERANCE, alignment_score, beat_scores, tempo_difference,
+from motionscore.server.analysis.metrics import (DEFAULT_SIGMA, DEFAULT_TOLERANCE, TIGHT_TOLERANCE, alignment_score, beat_scores, tempo_difference,
                       track_music_beats)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import DEFAULT_TOLERANCE, match_events
+from motionscore.server.analysis.metrics import DEFAULT_TOLERANCE, match_events
 
 
 def _pyplot():

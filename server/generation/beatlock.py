@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionscore.server.evaluation.metrics import track_music_beats
+from motionscore.server.analysis.metrics import track_music_beats
 from motionscore.server.generation.audio_io import mono_mix
 
 MAX_STRETCH = 0.08
@@ -136,7 +136,7 @@ def beat_lock(audio: np.ndarray, sample_rate: int, kinematic_beats: np.ndarray,
         warped = warped / peak
     result = BeatLockResult(warped.astype(np.float32), int(out_t.size - 2), float(np.max(np.abs(slopes - 1.0))))
     if keep_if_worse:
-        from motionscore.server.evaluation.metrics import beat_scores
+        from motionscore.server.analysis.metrics import beat_scores
 
         result.f1_before = beat_scores(music_beats, kinematic_beats).f1
         result.f1_after = beat_scores(track_music_beats(mono_mix(result.audio), sample_rate)[1], kinematic_beats).f1

@@ -22,7 +22,7 @@ from motionscore.shared.motion import Motion
 from motionscore.shared.options import ScoreOptions
 
 from motionscore.server.generation.backbones import Backbone, Cancelled
-from .scoring import ScoreResult, score_batch, score_motion
+from motionscore.server.generation.pipeline import ScoreResult, score_batch, score_motion
 
 log = logging.getLogger("motionscore.server")
 

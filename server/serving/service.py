@@ -23,10 +23,10 @@ from motionscore.shared import protocol as P
 from motionscore.shared.client import DEFAULT_ADDRESS
 from motionscore.shared.genres import GENRE_NAMES
 
-from motionscore.server import __version__
+from motionscore.shared import __version__
 from motionscore.server.generation.backbones import Backbone
 from .execution import Task, batchable, run_tasks
-from .scoring import ChannelsError, output_channels
+from motionscore.server.generation.pipeline import ChannelsError, output_channels
 
 log = logging.getLogger("motionscore.server")
 

@@ -18,7 +18,7 @@ from motionscore.shared.options import ScoreOptions
 
 from motionscore.server.generation.backbones import Backbone
 
-from .scoring import score_motion
+from motionscore.server.generation.pipeline import score_motion
 
 log = logging.getLogger("motionscore.server")
 

@@ -40,16 +40,16 @@ import torch
 
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
 
-from motionscore.server.evaluation.metrics import DEFAULT_TOLERANCE, TIGHT_TOLERANCE, beat_scores, score_take
+from motionscore.server.analysis.metrics import DEFAULT_TOLERANCE, TIGHT_TOLERANCE, beat_scores, score_take
 from motionscore.server.evaluation.paired import paired_comparison
 from motionscore.server.generation.backbones import GenerationRequest
 from motionscore.server.generation.backbones.musicgen import TinyMusicGenSpec, save_pretrained
 from motionscore.server.model.captions import caption
 from motionscore.server.model.encoders import Encoders
 from motionscore.server.model.pseudo_words import InjectionPlan
-from .data_folder import load_split
+from motionscore.server.data.data_folder import load_split
 from .pretrain import CodecConfig, PretrainConfig, codec_usage, fit_codec, load_pretrained, pretrain_lm
-from .synthetic_world import make_world
+from motionscore.server.data.synthetic_world import make_world
 from .train import TrainConfig, _audio, target_of, train
 
 #: A fitted codec whose first codebook's perplexity on the pretraining music is below this has

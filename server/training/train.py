@@ -24,7 +24,7 @@ import torch
 from motionscore.shared.rhythm import extract_rhythm
 
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone
-from .data_folder import load_split
+from motionscore.server.data.data_folder import load_split
 from motionscore.server.model.checkpoint import load_checkpoint, save_checkpoint
 from motionscore.server.model.device import resolve_device
 from motionscore.server.model.encoders import EncoderConfig, Encoders, default_hidden

@@ -58,7 +58,7 @@ def read_beats(path: Path) -> np.ndarray:
 
 def load_real_clips(root: Path, views: tuple[int, ...] = tuple(range(9))) -> list[RealClip]:
     """Every clip under ``root`` (missing subfolders are skipped), in a fixed order."""
-    from motionscore.server.training.aist_import import genre_of, music_id, read_keypoint_pickle
+    from motionscore.server.data.aist_import import genre_of, music_id, read_keypoint_pickle
 
     clips = []
     for path in sorted((root / "aistpp2d").glob("*.npz")):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionscore.shared.genres import parse_genre
-from motionscore.shared.motion import COCO17, Motion
+from .genres import parse_genre
+from .motion import COCO17, Motion
 
 FRAME_SIZE = (1920, 1080)
 

@@ -1,4 +1,6 @@
-"""Scoring jobs from motion to music and metrics; shared by the server and the in-process CLI."""
+"""The scoring pipeline, motion to music and metrics: prepare -> backbone -> beat lock -> metrics.
+
+The server's workers, its Ray replicas and the in-process CLI all run it."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from motionscore.shared.options import ScoreOptions
 from motionscore.shared.rhythm import Rhythm, extract_rhythm
 from motionscore.shared.take import closing_notes, request_genre, request_rhythm, take_metadata, tempo_map_record
 
-from motionscore.server import __version__
+from motionscore.shared import __version__
 from motionscore.server.generation.backbones import Backbone, Generation, GenerationRequest, ProgressFn, no_progress
-from motionscore.server.evaluation.metrics import score_take
+from motionscore.server.analysis.metrics import score_take
 from motionscore.server.generation.audio_io import mono_mix
 
 
@@ -67,7 +69,7 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
     notes = list(generation.notes)
     lock = options.beat_lock if options.beat_lock is not None else backbone.name != "synth"
     if lock and rhythm.beat_times.size >= 2:
-        from motionscore.server.generation.beatlock import beat_lock
+        from .beatlock import beat_lock
 
         locked = beat_lock(audio, generation.sample_rate, rhythm.beat_times)
         if locked.anchors:

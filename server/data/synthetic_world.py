@@ -21,7 +21,7 @@ from motionscore.shared.rhythm import extract_rhythm
 
 from motionscore.server.generation.audio_io import write_audio
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone
-from .synthetic_dance import beat_times, synthetic_dance
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""The data sets: AIST++ import, training data folders, synthetic worlds, the real test clips."""
