@@ -45,7 +45,9 @@ def hub(tmp_path, monkeypatch):
 
     monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # As after a backbone load in this process (the suite loads many): a pull still goes online.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with LocalHub(root) as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         yield server, cache

@@ -260,6 +260,12 @@ def pull(backbone: str, model: str | None = None, report: ProgressLine | None = 
     from huggingface_hub.utils import logging as hf_logging
 
     wanted = models_for(backbone, model)
+    # A pull is the one place that goes online on purpose: lift the offline mode a backbone load in
+    # this process (stay_offline) or the environment set, for the pull only.
+    import huggingface_hub.constants as hub_constants
+
+    offline_flag, offline_env = hub_constants.HF_HUB_OFFLINE, os.environ.pop("HF_HUB_OFFLINE", None)
+    hub_constants.HF_HUB_OFFLINE = False
     # huggingface_hub warns with a URL and a second line at every retry of a dropped transfer; the
     # progress bar already shows it going on, and a failure ends in our one line.
     level = hf_logging.get_verbosity()
@@ -268,6 +274,9 @@ def pull(backbone: str, model: str | None = None, report: ProgressLine | None = 
         return [pull_model(m, report, log) for m in wanted]
     finally:
         hf_logging.set_verbosity(level)
+        hub_constants.HF_HUB_OFFLINE = offline_flag
+        if offline_env is not None:
+            os.environ["HF_HUB_OFFLINE"] = offline_env
 
 
 @dataclass
