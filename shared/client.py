@@ -23,7 +23,7 @@ import numpy as np
 from . import limits
 from . import protocol as P
 from .motion import Motion
-from .options import ScoreOptions
+from .options import ConformOptions, ScoreOptions
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5757"
 ADDRESS_ENV = "MOTIONSCORE_SERVER"
@@ -256,6 +256,15 @@ class ScoreClient:
         self._send(P.score_request(job_id, motion, options))
         return job_id
 
+    def submit_conform(self, motion: Motion, options: ScoreOptions, song: bytes, song_name: str,
+                       conform: ConformOptions | None = None, job_id: str | None = None) -> str:
+        """Send a conform request (the song file's bytes) without waiting; returns the job id."""
+        job_id = job_id or uuid.uuid4().hex
+        self.jobs[job_id] = JobState(job_id)
+        self._last_heard = time.monotonic()
+        self._send(P.conform_request(job_id, motion, options, song, song_name, conform or ConformOptions()))
+        return job_id
+
     def cancel(self, job_id: str) -> None:
         """Ask the server to stop a job; its state ends with an error of code 'cancelled'."""
         self._send({"type": P.CANCEL, "id": job_id})
@@ -289,7 +298,16 @@ class ScoreClient:
             ServerError: unreachable server, timeout, or the server's typed error.
         """
         self.hello()  # fail fast with a clear message when nothing listens
-        job_id = self.submit(motion, options)
+        return self.wait(self.submit(motion, options), on_progress)
+
+    def conform(self, motion: Motion, options: ScoreOptions, song: bytes, song_name: str,
+                conform: ConformOptions | None = None, on_progress=None) -> JobResult:
+        """Fit a song onto the motion's tempo map and wait for the take (see :meth:`score`)."""
+        self.hello()
+        return self.wait(self.submit_conform(motion, options, song, song_name, conform), on_progress)
+
+    def wait(self, job_id: str, on_progress=None) -> JobResult:
+        """Wait for a submitted job's result; Ctrl-C cancels it. Raises ServerError."""
         job = self.jobs[job_id]
         shown = None
         try:

@@ -31,3 +31,7 @@ MIN_TEMPO_BPM = 20.0
 MAX_TEMPO_BPM = 300.0
 #: Closest two hits may be (seconds): a beat each, so at most 600 beats a minute.
 MIN_HIT_GAP_S = 0.1
+#: Largest song file a conform request may carry (bytes): a 15-minute 320 kb/s mp3 is ~36 MB.
+MAX_SONG_BYTES = 32 * 1024 * 1024
+#: Longest song name (characters).
+MAX_SONG_NAME_CHARS = 255

@@ -179,3 +179,41 @@ class ScoreOptions:
         if unknown:
             raise OptionsError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ConformOptions:
+    """How a song is fitted onto the tempo map (``motionscore conform``, the ``conform`` request).
+
+    Attributes:
+        start_s: the song time (seconds) near which the section starts, on a bar; None for the
+            first bar that fits.
+        loop: repeat the song by whole bars when it is shorter than the shot.
+        force: allow a playing speed outside x0.75-x1.33.
+    """
+
+    start_s: float | None = None
+    loop: bool = False
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        if self.start_s is not None and (isinstance(self.start_s, bool) or not isinstance(self.start_s, (int, float))
+                                         or not math.isfinite(self.start_s) or self.start_s < 0):
+            raise OptionsError(f"start_s must be a time in seconds >= 0, got {self.start_s!r}")
+        for name in ("loop", "force"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionsError(f"{name} must be true or false, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ConformOptions":
+        """Build from a plain mapping; unknown keys are refused."""
+        if not isinstance(data, dict):
+            raise OptionsError("conform options must be a map")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in data if k not in names)
+        if unknown:
+            raise OptionsError(f"unknown conform option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**data)

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import limits
 from .motion import Motion, MotionError
-from .options import OptionsError, ScoreOptions
+from .options import ConformOptions, OptionsError, ScoreOptions
 
 PROTOCOL_VERSION = 1
 
@@ -22,7 +22,8 @@ HELLO, INFO = "hello", "info"
 PING, PONG = "ping", "pong"
 SCORE, ACCEPTED, PROGRESS, RESULT = "score", "accepted", "progress", "result"
 CANCEL, ERROR = "cancel", "error"
-CLIENT_TYPES = (HELLO, PING, SCORE, CANCEL)
+CONFORM = "conform"
+CLIENT_TYPES = (HELLO, PING, SCORE, CONFORM, CANCEL)
 SERVER_TYPES = (INFO, PONG, ACCEPTED, PROGRESS, RESULT, ERROR)
 
 # Error codes (``error`` messages carry one of these plus a human message)
@@ -32,6 +33,7 @@ E_UNSUPPORTED_VERSION = "unsupported_version"
 E_UNKNOWN_TYPE = "unknown_type"
 E_BAD_MOTION = "bad_motion"            # keypoints/fps/... invalid or over the limits
 E_BAD_OPTIONS = "bad_options"          # an option with a bad value
+E_BAD_SONG = "bad_song"                # conform: the song cannot be read, has no beat, or cannot fit
 E_WRONG_BACKBONE = "wrong_backbone"    # request asks for a backbone this server does not run
 E_DUPLICATE_ID = "duplicate_id"        # a job with this id is already pending for this client
 E_UNKNOWN_JOB = "unknown_job"          # cancel for a job that is not pending
@@ -194,6 +196,37 @@ def check_options_for(options: ScoreOptions, motion: Motion) -> None:
 
 def score_request(job_id: str, motion: Motion, options: ScoreOptions) -> dict:
     return {"type": SCORE, "id": job_id, "motion": motion_to_wire(motion), "options": options.to_dict()}
+
+
+def conform_request(job_id: str, motion: Motion, options: ScoreOptions, song: bytes, song_name: str,
+                    conform: ConformOptions) -> dict:
+    """Fit a song (the file's bytes: wav, flac, ogg or mp3) onto the motion's tempo map."""
+    return {"type": CONFORM, "id": job_id, "motion": motion_to_wire(motion), "options": options.to_dict(),
+            "song": {"name": song_name, "data": bytes(song)}, "conform": conform.to_dict()}
+
+
+def song_from_wire(obj) -> tuple[bytes, str]:
+    """(the file's bytes, its name) of a conform request; ProtocolError(E_BAD_SONG) if ill-formed."""
+    if not isinstance(obj, dict) or set(obj) != {"name", "data"}:
+        raise ProtocolError(E_BAD_SONG, "song must be a map with exactly name and data")
+    name, data = obj["name"], obj["data"]
+    if not isinstance(name, str) or not 0 < len(name) <= limits.MAX_SONG_NAME_CHARS:
+        raise ProtocolError(E_BAD_SONG, f"song name must be a string of 1 to {limits.MAX_SONG_NAME_CHARS} characters")
+    if not isinstance(data, bytes) or not data:
+        raise ProtocolError(E_BAD_SONG, f"{name}: song data must be the file's bytes, not empty")
+    if len(data) > limits.MAX_SONG_BYTES:
+        raise ProtocolError(E_BAD_SONG, f"{name}: {len(data) / 2**20:.0f} MB is over the "
+                                        f"{limits.MAX_SONG_BYTES // 2**20} MB limit for a song")
+    return data, name
+
+
+def conform_options_from_wire(obj) -> ConformOptions:
+    try:
+        return ConformOptions.from_dict(obj if obj is not None else {})
+    except OptionsError as exc:
+        raise ProtocolError(E_BAD_OPTIONS, str(exc)) from None
+    except TypeError as exc:
+        raise ProtocolError(E_BAD_OPTIONS, f"invalid conform options: {exc}") from None
 
 
 def error_message(code: str, message: str, job_id: str | None = None) -> dict:

@@ -71,11 +71,13 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
     if lock and rhythm.beat_times.size >= 2:
         from .beatlock import beat_lock
 
-        locked = beat_lock(audio, generation.sample_rate, rhythm.beat_times)
+        meter = rhythm.tempo_map.meter if rhythm.tempo_map is not None else 4
+        locked = beat_lock(audio, generation.sample_rate, rhythm.beat_times, meter)
         if locked.anchors:
             audio = locked.audio
-            notes.append(f"beat lock: warped through {locked.anchors} beats (max stretch "
-                         f"{locked.max_stretch * 100:.1f} %), beat F1 {locked.f1_before:.2f} -> {locked.f1_after:.2f}")
+            notes.append(f"beat lock: conformed through {locked.anchors} beats at x{locked.ratio:.3f} speed (largest "
+                         f"change {locked.max_stretch * 100:.1f} %), beat F1 {locked.f1_before:.2f} -> "
+                         f"{locked.f1_after:.2f}")
         else:
             notes.append("beat lock: kept the take as generated (warping did not bring its beats closer)")
     metrics = score_take(rhythm.beat_times, rhythm.tempo_bpm, mono_mix(audio), generation.sample_rate)

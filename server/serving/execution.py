@@ -19,7 +19,7 @@ import numpy as np
 
 from motionscore.shared import protocol as P
 from motionscore.shared.motion import Motion
-from motionscore.shared.options import ScoreOptions
+from motionscore.shared.options import ConformOptions, ScoreOptions
 
 from motionscore.server.generation.backbones import Backbone, Cancelled
 from motionscore.server.generation.pipeline import ScoreResult, score_batch, score_motion
@@ -44,6 +44,14 @@ class Task:
     cancel: threading.Event = field(default_factory=threading.Event)
     reason: str = "cancelled by the client"
     label: str = ""
+    #: A conform job: the song file's bytes and name (None: a score job).
+    song: bytes | None = None
+    song_name: str = ""
+    conform: ConformOptions | None = None
+
+    def joins(self, first: "Task") -> bool:
+        """Whether this task may ride in ``first``'s batch (score jobs with the same guidance and rate)."""
+        return self.song is None and first.song is None and batchable(self.options, first.options)
 
 
 def batchable(a: ScoreOptions, b: ScoreOptions) -> bool:
@@ -110,7 +118,12 @@ def _run_one(task: Task, backbone: Backbone, extra_metadata: dict | None) -> Non
 
     try:
         progress(0.0, "starting")
-        result = score_motion(task.motion, task.options, backbone, progress)
+        if task.song is not None:
+            result = _fit(task, progress)
+            if result is None:
+                return
+        else:
+            result = score_motion(task.motion, task.options, backbone, progress)
         if task.cancel.is_set():
             raise Cancelled(task.reason)
         task.send(result_message(result, extra_metadata))
@@ -119,3 +132,17 @@ def _run_one(task: Task, backbone: Backbone, extra_metadata: dict | None) -> Non
     except Exception as exc:  # a failed job must never take the server down
         log.error("job %s failed:\n%s", task.label, traceback.format_exc())
         task.send(P.error_message(P.E_INTERNAL, f"{type(exc).__name__}: {exc}"))
+
+
+def _fit(task: Task, progress) -> ScoreResult | None:
+    """A conform job's take; None when the song was refused (its error message is sent)."""
+    from motionscore.server.conform.song import SongError, read_song
+    from motionscore.server.conform.timemap import ConformError
+    from motionscore.server.generation.song_fit import fit_song
+
+    try:
+        song = read_song(task.song, task.options.sample_rate, name=task.song_name)
+        return fit_song(task.motion, task.options, song, task.conform or ConformOptions(), progress)
+    except (SongError, ConformError) as exc:
+        task.send(P.error_message(P.E_BAD_SONG, str(exc)))
+        return None

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from motionscore.shared import protocol as P
 
-from .execution import Task, batchable, run_tasks
+from .execution import Task, run_tasks
 from .service import Job, ScoreServer
 
 log = logging.getLogger("motionscore.server")
@@ -140,10 +140,14 @@ class ScoringReplica:
         message = P.decode(request)
         motion = P.motion_from_wire(message.get("motion"))
         options = P.options_from_wire(message.get("options"))
+        song, song_name, conform = None, "", None
+        if message.get("type") == P.CONFORM:
+            song, song_name = P.song_from_wire(message.get("song"))
+            conform = P.conform_options_from_wire(message.get("conform"))
         loop = asyncio.get_running_loop()
         messages: asyncio.Queue = asyncio.Queue()
-        task = Task(motion=motion, options=options, label=str(message.get("id")),
-                    send=lambda m: loop.call_soon_threadsafe(messages.put_nowait, m))
+        task = Task(motion=motion, options=options, label=str(message.get("id")), song=song, song_name=song_name,
+                    conform=conform, send=lambda m: loop.call_soon_threadsafe(messages.put_nowait, m))
         running = asyncio.ensure_future(self.score_batch(task))
         try:
             while True:
@@ -168,7 +172,7 @@ class ScoringReplica:
         """Run a batch that waited together (serve.batch wraps this in the deployment)."""
         groups: list[list[Task]] = []
         for task in tasks:
-            if groups and batchable(groups[-1][0].options, task.options):
+            if groups and task.joins(groups[-1][0]):
                 groups[-1].append(task)
             else:
                 groups.append([task])

@@ -25,7 +25,7 @@ from motionscore.shared.genres import GENRE_NAMES
 
 from motionscore.shared import __version__
 from motionscore.server.generation.backbones import Backbone
-from .execution import Task, batchable, run_tasks
+from .execution import Task, run_tasks
 from motionscore.server.generation.pipeline import ChannelsError, output_channels
 
 log = logging.getLogger("motionscore.server")
@@ -236,7 +236,7 @@ class ScoreServer:
                 reply = {"type": P.PONG}
             elif kind == P.HELLO:
                 reply = self._info()
-            elif kind == P.SCORE:
+            elif kind in (P.SCORE, P.CONFORM):
                 reply = self._accept(identity, envelope, message)
             elif kind == P.CANCEL:
                 reply = self._cancel(identity, message)
@@ -254,7 +254,8 @@ class ScoreServer:
             "type": P.INFO, "server": "motionscore", "version": __version__, "protocol": P.PROTOCOL_VERSION,
             "keys_required": self.keys is not None,
             "backbone": self.backbone.describe(), "genres": list(GENRE_NAMES),
-            "limits": {"max_request_bytes": limits.MAX_REQUEST_BYTES, "max_frames": limits.MAX_FRAMES,
+            "limits": {"max_request_bytes": limits.MAX_REQUEST_BYTES, "max_song_bytes": limits.MAX_SONG_BYTES,
+                       "max_frames": limits.MAX_FRAMES,
                        "max_joints": limits.MAX_JOINTS, "max_duration_s": limits.MAX_DURATION_S,
                        "min_fps": limits.MIN_FPS, "max_fps": limits.MAX_FPS},
             "client_timeout_s": self.client_timeout, "queue": self.jobs.qsize(),
@@ -263,15 +264,20 @@ class ScoreServer:
     def _accept(self, identity: bytes, envelope: list[bytes], message: dict) -> dict:
         job_id = message.get("id")
         if job_id is None:
-            raise P.ProtocolError(P.E_BAD_MESSAGE, "a score request needs an 'id'")
+            raise P.ProtocolError(P.E_BAD_MESSAGE, f"a {message['type']} request needs an 'id'")
         motion = P.motion_from_wire(message.get("motion"))
         options = P.options_from_wire(message.get("options"))
         P.check_options_for(options, motion)
-        if options.backbone is not None and options.backbone != self.backbone.name:
+        song, song_name, conform = None, "", None
+        if message["type"] == P.CONFORM:
+            song, song_name = P.song_from_wire(message.get("song"))
+            conform = P.conform_options_from_wire(message.get("conform"))
+        if song is None and options.backbone is not None and options.backbone != self.backbone.name:
             raise P.ProtocolError(P.E_WRONG_BACKBONE, f"this server runs backbone {self.backbone.name!r}, "
                                   f"not {options.backbone!r}")
         try:
-            output_channels(options, self.backbone)
+            if song is None:
+                output_channels(options, self.backbone)
         except ChannelsError as exc:
             raise P.ProtocolError(P.E_BAD_OPTIONS, str(exc)) from None
         key = (identity, job_id)
@@ -279,7 +285,7 @@ class ScoreServer:
             if key in self.pending:
                 raise P.ProtocolError(P.E_DUPLICATE_ID, f"a job with id {job_id!r} is already pending")
             job = Job(identity=identity, job_id=job_id, motion=motion, options=options, envelope=envelope,
-                      label=str(job_id))
+                      label=str(job_id), song=song, song_name=song_name, conform=conform)
             try:
                 self.jobs.put_nowait(job)
             except queue.Full:
@@ -330,7 +336,7 @@ class ScoreServer:
                     if extra is None:
                         self.jobs.put(None)
                         break
-                    if not batchable(extra.options, job.options):
+                    if not extra.joins(job):
                         carry = extra
                         break
                     batch.append(extra)

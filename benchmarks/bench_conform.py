@@ -1,0 +1,188 @@
+"""Conforming real recordings onto tempo maps: are the song's beats on the map's beats?
+
+Every song in ../shared/data/real with beats found by someone else is conformed, as
+``motionscore conform`` does it, onto
+
+- steady tempo maps at 0.85, 0.9, 1.0, 1.1 and 1.15 times the song's tempo (in the song's meter),
+  one with a tempo change (x0.9 then x1.1 after 8 bars) and one with three hits off the grid;
+- the tempo maps of the real motions (aistpp2d/, paired/) and of synthetic dancers at 90, 110 and
+  130 BPM, whatever ratio they need (``--force``, ``--loop``).
+
+The judge is independent of our beat tracker: the song's own reference beats (people's for
+``beats/``, madmom's RNN + DBN for ``paired/``) are carried through the conform's time map and
+matched with the map's beats (F1 at 70 ms, the fade-out excluded). ``--judge essentia`` also tracks
+the conformed audio with Essentia's BeatTrackerMultiFeature (not a dependency; see
+bench_independent_tracker.py for its venv). Also printed: hits with a carried beat within 70 ms,
+exact length, the correlation of the mean chroma of take and song section (pitch kept), and the
+seconds it took against the take's length.
+
+    .venv/bin/python benchmarks/bench_conform.py [--data ../shared/data/real] [--json OUT] [--judge essentia]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from motionscore.server.analysis.metrics import beat_scores  # noqa: E402
+from motionscore.server.conform.conform import conform_audio  # noqa: E402
+from motionscore.server.conform.song import read_song  # noqa: E402
+from motionscore.server.conform.stretch import FADE_OUT_S  # noqa: E402
+from motionscore.server.data.real_clips import load_real_clips, read_beats  # noqa: E402
+from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
+from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
+from motionscore.shared.tempo_map import TempoMap, TempoSegment  # noqa: E402
+
+SAMPLE_RATE = 44_100
+TOLERANCE = 0.07
+RATIOS = (0.85, 0.9, 1.0, 1.1, 1.15)
+
+
+def songs(root: Path) -> list[tuple[str, Path, np.ndarray, int]]:
+    """(name, audio file, reference beats in song seconds, meter) of every song with beats."""
+    found = []
+    for wav in sorted((root / "beats").glob("*.wav")):
+        found.append((wav.stem, wav, read_beats(wav.with_suffix(".beats")), 3 if "Waltz" in wav.stem else 4))
+    for mp3 in sorted((root / "paired").glob("*.mp3")):
+        offset = float(np.load(mp3.with_suffix(".npz"))["music_offset_s"])
+        found.append((mp3.stem, mp3, read_beats(mp3.with_suffix(".beats")) + offset, 3 if "_W_" in mp3.stem else 4))
+    return found
+
+
+def steady_map(bpm: float, meter: int, duration: float, change_at_bar: int | None = None, second_bpm: float = 0.0,
+               hits=()) -> TempoMap:
+    """A steady map (first beat at half a beat), optionally changing tempo at a bar."""
+    period = 60.0 / bpm
+    beats, t, segments, start = [], period / 2, [], 0.0
+    while t < duration:
+        if change_at_bar is not None and len(beats) == change_at_bar * meter:
+            segments.append(TempoSegment(start, t, bpm))
+            start, period, bpm = t, 60.0 / second_bpm, second_bpm
+        beats.append(t)
+        t += period
+    segments.append(TempoSegment(start, duration, bpm))
+    beats = np.asarray(beats)
+    return TempoMap(beats, np.arange(0, beats.size, meter), meter, tuple(segments), np.asarray(hits, float), duration)
+
+
+def chroma_correlation(take: np.ndarray, song: np.ndarray, sample_rate: int) -> float:
+    import librosa
+
+    a = librosa.feature.chroma_stft(y=take, sr=sample_rate).mean(axis=1)
+    b = librosa.feature.chroma_stft(y=song, sr=sample_rate).mean(axis=1)
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def essentia_beats(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    import essentia.standard as es
+    import librosa
+
+    y = librosa.resample(audio, orig_sr=sample_rate, target_sr=44_100) if sample_rate != 44_100 else audio
+    beats, _ = es.BeatTrackerMultiFeature()(y.astype(np.float32))
+    return np.asarray(beats)
+
+
+def judge(song, reference: np.ndarray, tempo_map: TempoMap, essentia: bool, **conform) -> dict:
+    started = time.perf_counter()
+    result = conform_audio(song.audio, SAMPLE_RATE, tempo_map, name=song.name, **conform)
+    seconds = time.perf_counter() - started
+    plan = result.plan
+    end = tempo_map.duration - FADE_OUT_S
+    carried = plan.to_output(reference)
+    carried = carried[(carried >= 0.0) & (carried < end)]
+    # Judged where the reference has beats: the map's beats whose song time lies inside its span.
+    under = np.array([next(s.in_start for s in plan.segments if abs(s.out_start - b) < 1e-9) for b in plan.beats])
+    half = 0.5 * float(np.median(np.diff(reference)))
+    targets = plan.beats[(plan.beats < end) & (under >= reference[0] - half) & (under <= reference[-1] + half)]
+    row = {"ratio": round(plan.ratio, 3), "octave": plan.octave, "max_warp": round(plan.max_warp, 3),
+           "f1": round(beat_scores(carried, targets, TOLERANCE).f1, 3),
+           "exact_length": result.audio.shape[1] == int(round(tempo_map.duration * SAMPLE_RATE)),
+           "seconds": round(seconds, 2), "duration": round(tempo_map.duration, 2)}
+    if tempo_map.hits.size:
+        row["hits_on_beat"] = int(sum(np.min(np.abs(carried - h)) <= TOLERANCE for h in tempo_map.hits))
+        row["hits"] = int(tempo_map.hits.size)
+    lo, hi = int(plan.section_start_s * SAMPLE_RATE), int(plan.section_end_s * SAMPLE_RATE)
+    row["chroma"] = round(chroma_correlation(result.audio.mean(axis=0), song.mix()[max(lo, 0):hi], SAMPLE_RATE), 3)
+    if essentia:
+        tracked = essentia_beats(result.audio.mean(axis=0), SAMPLE_RATE)
+        lo, hi = (targets[0], targets[-1]) if targets.size else (0.0, 0.0)
+        tracked = tracked[(tracked >= lo - half) & (tracked <= hi + half)]
+        row["essentia_f1"] = round(beat_scores(tracked, targets, TOLERANCE).f1, 3)
+    return row
+
+
+def motions(root: Path) -> list[tuple[str, TempoMap]]:
+    maps = [(clip.name, extract_rhythm(clip.motion).tempo_map) for clip in load_real_clips(root, views=(0,))
+            if clip.kind in ("aistpp2d", "paired")]
+    for bpm in (90, 110, 130):
+        dance = synthetic_dance(beat_times(30.0, bpm), 30.0, fps=30.0, genre="HO", seed=bpm)
+        maps.append((f"synthetic_{bpm}", extract_rhythm(dance).tempo_map))
+    return maps
+
+
+def main(argv=None) -> int:  # noqa: C901 - a report, read top to bottom
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "real"))
+    parser.add_argument("--json", help="write every row here")
+    parser.add_argument("--judge", choices=["essentia"], help="also track the takes with Essentia")
+    args = parser.parse_args(argv)
+    root = Path(args.data)
+    if not (root / "beats").is_dir():
+        print(f"bench_conform: no real data at {root}", file=sys.stderr)
+        return 2
+    essentia = args.judge == "essentia"
+    rows, worst = [], {}
+    print(f"{'song':22s} {'map':18s} {'ratio':>6s} {'oct':>4s} {'warp':>5s} {'F1@70':>6s} {'chroma':>6s} "
+          f"{'hits':>5s} {'s/len':>10s}" + ("  essentia" if essentia else ""))
+
+    def show(song_name, map_name, row):
+        hits = f"{row['hits_on_beat']}/{row['hits']}" if "hits" in row else "-"
+        print(f"{song_name:22s} {map_name:18s} {row['ratio']:6.3f} {row['octave']:4g} {row['max_warp']:5.2f} "
+              f"{row['f1']:6.3f} {row['chroma']:6.3f} {hits:>5s} {row['seconds']:5.1f}/{row['duration']:<4.0f}"
+              + (f"  {row['essentia_f1']:.3f}" if essentia else "") + ("" if row["exact_length"] else "  LENGTH WRONG"))
+        rows.append({"song": song_name, "map": map_name, **row})
+
+    song_list = songs(root)
+    for name, path, reference, meter in song_list:
+        song = read_song(path, SAMPLE_RATE)
+        tempo = 60.0 / float(np.median(np.diff(reference)))
+        duration = min(30.0, 0.8 * (song.duration - reference[0]) / max(RATIOS))
+        for ratio in RATIOS:
+            row = judge(song, reference, steady_map(tempo / ratio, meter, duration), essentia)
+            show(name, f"x{ratio:g}", row)
+            worst[name] = min(worst.get(name, 1.0), row["f1"])
+        show(name, "x0.9 -> x1.1", judge(song, reference, steady_map(tempo / 0.9, meter, duration, 8 // meter * 2,
+                                                                      tempo / 1.1), essentia))
+        hits = (duration * 0.3 + 0.17, duration * 0.5 - 0.21, duration * 0.7 + 0.09)
+        show(name, "x1 + 3 hits", judge(song, reference, steady_map(tempo, meter, duration, hits=hits), essentia))
+    steady = [r for r in rows if r["map"].startswith("x")]
+    print(f"\nsteady and changing maps at x0.85-x1.15: mean F1@70 {np.mean([r['f1'] for r in steady]):.3f}, "
+          f"worst song {min(worst.values()):.3f}, chroma >= {min(r['chroma'] for r in steady):.3f}, "
+          f"hits {sum(r.get('hits_on_beat', 0) for r in rows)}/{sum(r.get('hits', 0) for r in rows)}, "
+          f"lengths exact {sum(r['exact_length'] for r in rows)}/{len(rows)}")
+    motion_rows = []
+    for map_name, tempo_map in motions(root):
+        for name, path, reference, meter in song_list:
+            song = read_song(path, SAMPLE_RATE)
+            row = judge(song, reference, tempo_map, essentia, force=True, loop=True)
+            show(name, map_name[:18], row)
+            motion_rows.append(rows[-1])
+    near = [r for r in motion_rows if 0.85 <= r["ratio"] <= 1.15 and r["octave"] == 1.0]
+    print(f"\nmotion maps: {len(motion_rows)} conforms, mean F1@70 {np.mean([r['f1'] for r in motion_rows]):.3f}; "
+          f"the {len(near)} at x0.85-x1.15: {np.mean([r['f1'] for r in near]):.3f} (worst {min(r['f1'] for r in near):.3f}); "
+          f"seconds per second of take {max(r['seconds'] / r['duration'] for r in rows):.3f} at most")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""A song's beats and bars, as the time map needs them: regular, one per beat, bars marked.
+
+The beats come from librosa's dynamic-programming tracker, like the tracker that measures every
+take, but steered to the pulse nearest the tempo map's tempo; then they are made regular (a beat the tracker skipped is put back between its neighbours, a doubled one
+dropped), because the time map pairs the song's beats with the map's beats one by one and a
+skipped beat would shift every later pair. Bars: the beat phase whose beats carry the most
+low-frequency onset energy (kick drum, bass) starts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from motionscore.server.analysis.metrics import TRACKING_SR
+from .song import SongError
+
+#: Fewest beats a song must have for a time map (two bars of 4/4).
+MIN_BEATS = 8
+#: Beats closer than this fraction of the median interval are doubles; gaps longer than
+#: (1 + this) intervals get the missing beats back.
+DOUBLE_FRACTION = 0.5
+GAP_FRACTION = 0.5
+#: Bars are found on onsets below this frequency (Hz): the kick and the bass mark the downbeat.
+BAR_CUE_FMAX = 250.0
+#: The tracker's beats come this long after the attacks they stand for (its onset envelope peaks
+#: once an attack's energy has risen; results.md has the measurement). A conform moves the
+#: attacks, so the beats are taken this much earlier.
+TRACKER_LAG_S = 0.02
+#: Width (octaves) of the tempo prior around the map's tempo.
+PRIOR_OCTAVES = 0.5
+#: A steady beat stands out of the onset envelope: the mean onset strength at the beats must be
+#: at least this multiple of the envelope's mean, or the song has no beat to follow.
+MIN_BEAT_CONTRAST = 1.15
+
+
+@dataclass(frozen=True)
+class SongBeats:
+    """Beats of a song.
+
+    Attributes:
+        beats: float64 (n,), seconds from the song's start, ascending, regular.
+        downbeats: int64 (m,), indices into ``beats`` of each bar's first beat.
+        meter: beats per bar.
+        tempo_bpm: median tempo.
+    """
+
+    beats: np.ndarray
+    downbeats: np.ndarray
+    meter: int
+    tempo_bpm: float
+
+    @property
+    def period(self) -> float:
+        """Median beat interval, seconds."""
+        return 60.0 / self.tempo_bpm
+
+
+def regularise(beats: np.ndarray) -> np.ndarray:
+    """Beats (s) with doubles removed and skipped beats put back, evenly between neighbours."""
+    beats = np.sort(np.asarray(beats, dtype=np.float64))
+    if beats.size < 3:
+        return beats
+    period = float(np.median(np.diff(beats)))
+    kept = [beats[0]]
+    for t in beats[1:]:
+        if t - kept[-1] >= DOUBLE_FRACTION * period:
+            kept.append(t)
+    out = [kept[0]]
+    for t in kept[1:]:
+        gap = t - out[-1]
+        missing = int(round(gap / period)) - 1
+        if gap > (1 + GAP_FRACTION) * period and missing > 0:
+            out.extend(out[-1] + gap * np.arange(1, missing + 1) / (missing + 1))
+        out.append(t)
+    return np.asarray(out)
+
+
+def bar_phase(mix: np.ndarray, sample_rate: int, beats: np.ndarray, meter: int) -> int:
+    """Index (0..meter-1) of the first downbeat: the phase whose beats carry the most low-frequency
+    onset energy."""
+    import librosa
+
+    if beats.size < 2 * meter:
+        return 0
+    y = librosa.resample(mix, orig_sr=sample_rate, target_sr=TRACKING_SR) if sample_rate != TRACKING_SR else mix
+    low = librosa.onset.onset_strength(y=y, sr=TRACKING_SR, fmax=BAR_CUE_FMAX, n_mels=32)
+    frames = np.clip(librosa.time_to_frames(beats, sr=TRACKING_SR), 0, low.size - 1)
+    # The strongest frame within 50 ms of each beat (the tracker's beat can sit a frame early or late).
+    reach = max(1, int(0.05 * TRACKING_SR / 512))
+    strength = np.array([low[max(0, f - reach):f + reach + 1].max() for f in frames])
+    return int(np.argmax([strength[p::meter].mean() for p in range(meter)]))
+
+
+def _beats_at(envelope: np.ndarray, bpm: float) -> np.ndarray:
+    import librosa
+
+    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=TRACKING_SR, bpm=bpm, units="time")
+    return regularise(np.asarray(beats, dtype=np.float64))
+
+
+def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float | None = None,
+               name: str = "song") -> SongBeats:
+    """Beats and bars of a (n,) mono mix; SongError when it has no steady beat.
+
+    A song has several pulses (beat, half bar, eighths); ``prior_bpm`` (the tempo map's) picks the
+    one nearest it, so the song is stretched as little as possible. The tempo is then refined by
+    a line through the beats (the tracker's own estimate is quantised to its ~23 ms frames, a few
+    per cent at dance tempi) and the beats tracked again at that tempo.
+    """
+    import librosa
+
+    y = librosa.resample(mix, orig_sr=sample_rate, target_sr=TRACKING_SR) if sample_rate != TRACKING_SR else mix
+    envelope = librosa.onset.onset_strength(y=y, sr=TRACKING_SR)
+    tempo = float(librosa.feature.tempo(onset_envelope=envelope, sr=TRACKING_SR, start_bpm=prior_bpm or 120.0,
+                                        std_bpm=PRIOR_OCTAVES if prior_bpm else 1.0)[0])
+    beats = _beats_at(envelope, tempo) if tempo > 0 else np.zeros(0)
+    if beats.size >= MIN_BEATS:
+        period = float(np.polyfit(np.arange(beats.size), beats, 1)[0])
+        beats = _beats_at(envelope, 60.0 / period)
+        period = float(np.polyfit(np.arange(beats.size), beats, 1)[0]) if beats.size >= 2 else period
+    if beats.size < MIN_BEATS:
+        raise SongError(f"{name}: no steady beat found ({beats.size} beats; at least {MIN_BEATS} are needed)")
+    frames = np.clip(librosa.time_to_frames(beats, sr=TRACKING_SR), 0, envelope.size - 1)
+    contrast = float(envelope[frames].mean() / max(float(envelope.mean()), 1e-12))
+    if contrast < MIN_BEAT_CONTRAST:
+        raise SongError(f"{name}: no steady beat found (the beats stand out of the onsets by x{contrast:.2f}, "
+                        f"at least x{MIN_BEAT_CONTRAST:g} is needed)")
+    beats = beats[beats >= TRACKER_LAG_S] - TRACKER_LAG_S
+    phase = bar_phase(mix, sample_rate, beats, meter)
+    downbeats = np.arange(phase, beats.size, meter, dtype=np.int64)
+    return SongBeats(beats=beats, downbeats=downbeats, meter=meter,
+                     tempo_bpm=60.0 / period)
