@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
 
 from motionscore.server.generation.backbones import Cancelled, load_backbone
-from motionscore.server.generation.beatlock import MAX_STRETCH, beat_lock, time_map
+from motionscore.server.generation.beatlock import beat_lock
 from motionscore.server.analysis.metrics import beat_scores, track_music_beats
 from motionscore.server.generation.pipeline import score_motion
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
@@ -68,11 +67,11 @@ def test_beat_lock_fixes_a_click_track_of_the_wrong_tempo_and_phase():
     kinematic = np.arange(40) * 0.5 + 0.7                # the motion: 120 BPM
     wrong = np.arange(44) * 0.47 + 0.82                   # the music: 127.7 BPM, late
     audio = click_track(wrong, sr, 21.0)
-    before = beat_scores(track_music_beats(audio, sr)[1], kinematic, 0.2).f1
+    before = beat_scores(track_music_beats(audio, sr)[1], kinematic, 0.07).f1
     locked = beat_lock(audio, sr, kinematic)
-    after = beat_scores(track_music_beats(locked.audio, sr)[1], kinematic, 0.2).f1
+    after = beat_scores(track_music_beats(locked.audio, sr)[1], kinematic, 0.07).f1
     assert locked.audio.shape == audio.shape and locked.anchors > 10
-    assert after > before + 0.05 and locked.max_stretch <= MAX_STRETCH + 1e-9
+    assert before < 0.5 and after > 0.9 and locked.ratio == pytest.approx(0.47 / 0.5, abs=0.02)
 
 
 def test_beat_lock_never_changes_the_length_or_makes_things_worse():
@@ -84,15 +83,3 @@ def test_beat_lock_never_changes_the_length_or_makes_things_worse():
         assert locked.audio.shape == (n,)
         if locked.anchors == 0:
             np.testing.assert_array_equal(locked.audio, noise)
-
-
-@settings(max_examples=60, deadline=None)
-@given(music=st.lists(st.floats(0.1, 29.9), min_size=0, max_size=60),
-       period=st.floats(0.3, 1.0), phase=st.floats(0.0, 1.0))
-def test_time_map_is_monotonic_bounded_and_keeps_the_ends(music, period, phase):
-    kinematic = np.arange(phase, 30.0, period)
-    out, inp = time_map(np.array(sorted(music)), kinematic, 30.0)
-    assert out[0] == inp[0] == 0.0 and out[-1] == inp[-1] == 30.0
-    assert np.all(np.diff(out) > 0) and np.all(np.diff(inp) > 0)
-    slopes = np.diff(inp) / np.diff(out)
-    assert np.all(slopes <= 1 + MAX_STRETCH + 1e-9) and np.all(slopes >= 1 / (1 + MAX_STRETCH) - 1e-9)

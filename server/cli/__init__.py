@@ -1,8 +1,5 @@
-"""The `motionscore` command line: score, rhythm, serve.
-
-Exit codes: 0 success; 1 the work failed (server unreachable, server error, cancelled);
-2 bad input (unreadable motion, invalid option, existing output without --force).
-"""
+"""The `motionscore` command line: one module per command group, each with ``register(sub)``;
+exit codes in :mod:`.common`."""
 
 from __future__ import annotations
 
@@ -42,6 +39,3 @@ def main(argv: list[str] | None = None) -> int:
         print("\nmotionscore: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

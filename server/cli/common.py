@@ -15,6 +15,8 @@ from motionscore.shared.options import OptionsError
 from motionscore.shared.tempo_map import alternatives_text
 
 
+#: Exit codes: 0 success; 1 the work failed (server unreachable, server error, cancelled); 2 bad input
+#: (unreadable motion or song, invalid option, existing output without --force).
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
 

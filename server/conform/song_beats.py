@@ -30,6 +30,9 @@ BAR_CUE_FMAX = 250.0
 TRACKER_LAG_S = 0.02
 #: Width (octaves) of the tempo prior around the map's tempo.
 PRIOR_OCTAVES = 0.5
+#: A song whose onset envelope (librosa's spectral flux of the dB mel spectrogram) stays below
+#: this in 99 % of its frames has nothing that changes: a drone or a pad, no beat to follow.
+MIN_ONSET_FLUX = 1.0
 #: A steady beat stands out of the onset envelope: the mean onset strength at the beats must be
 #: at least this multiple of the envelope's mean, or the song has no beat to follow.
 MIN_BEAT_CONTRAST = 1.15
@@ -113,6 +116,8 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
 
     y = librosa.resample(mix, orig_sr=sample_rate, target_sr=TRACKING_SR) if sample_rate != TRACKING_SR else mix
     envelope = librosa.onset.onset_strength(y=y, sr=TRACKING_SR)
+    if float(np.percentile(envelope, 99)) < MIN_ONSET_FLUX:
+        raise SongError(f"{name}: no steady beat found (nothing in it changes: a drone or a held sound)")
     tempo = float(librosa.feature.tempo(onset_envelope=envelope, sr=TRACKING_SR, start_bpm=prior_bpm or 120.0,
                                         std_bpm=PRIOR_OCTAVES if prior_bpm else 1.0)[0])
     beats = _beats_at(envelope, tempo) if tempo > 0 else np.zeros(0)

@@ -2,9 +2,10 @@
 
 Pure numpy. Output time is the shot's (seconds from its first frame), input time the song's.
 
-1. **Octave.** The song's beats are paired with the map's one to one, two to one, or one to two
-   (``octave``, song beats per map beat), whichever needs the least stretch; "one to two" puts
-   the song's off-beats (midway between its beats) under every other map beat.
+1. **Octave.** The song's beats are paired with the map's one to one, or, when that would play
+   the song beyond x1.5 or below x1/1.5, two to one or one to two (``octave``, song beats per map
+   beat), whichever needs the least stretch; "one to two" puts the song's off-beats (midway
+   between its beats) under every other map beat.
 2. **Section.** The map's first bar starts on a bar of the song: by default the first bar that
    leaves room for the map's pickup beats, with ``start_s`` the bar nearest that time.
 3. **Pairs.** Map beat i plays song beat ``section + i`` (minus the pickup): one global ratio,
@@ -30,6 +31,8 @@ from .song_beats import SongBeats
 
 #: Playing speeds (song seconds per output second) allowed without ``force``.
 MIN_RATIO, MAX_RATIO = 0.75, 4.0 / 3.0
+#: Pairing song beats one to one with the map's is kept up to this playing speed (or its inverse).
+ONE_TO_ONE_SPAN = 1.5
 #: Song beats per map beat that are tried.
 OCTAVES = (0.5, 1.0, 2.0)
 #: Largest deviation of one song beat interval from its neighbours' (fraction) that is followed.
@@ -38,6 +41,8 @@ MAX_BEAT_WARP = 0.2
 NEIGHBOURS = 2
 #: Missing song shorter than this (output seconds) at the very end is silence, not an error.
 END_SLACK_S = 0.5
+#: A first beat closer than this to the shot's start (s) starts it: no lead-in segment.
+HEAD_MIN_S = 1e-3
 #: Closest a moved beat may come to its neighbours (seconds).
 MIN_BEAT_GAP_S = 0.05
 
@@ -103,7 +108,10 @@ class ConformPlan:
 
 
 def choose_octave(song_period: float, map_period: float) -> float:
-    """Song beats per map beat that brings the playing speed closest to 1."""
+    """Song beats per map beat: one to one while that plays the song within x1/1.5-x1.5 (a beat
+    stays a beat), else whichever brings the playing speed closest to 1."""
+    if 1 / ONE_TO_ONE_SPAN <= song_period / map_period <= ONE_TO_ONE_SPAN:
+        return 1.0
     return min(OCTAVES, key=lambda k: abs(np.log(k * song_period / map_period)))
 
 
@@ -157,9 +165,11 @@ def plan_conform(song: SongBeats, song_duration: float, map_beats: np.ndarray, m
                            "(a motion without a pulse needs --tempo)")
     beats_out = catch_hits(beats_out, np.asarray(hits, dtype=np.float64))
     map_period = float(np.median(np.diff(beats_out)))
-    octave = choose_octave(song.period, map_period)
+    octave = choose_octave(song.period, map_period)  # song.period: the tracker's line, too
     song_beats, song_down = virtual_beats(song, octave)
-    ratio = float(np.median(np.diff(song_beats))) / map_period
+    # The song's period from a line through its beats: the median interval is quantised to the
+    # tracker's frames, a line is not.
+    ratio = float(np.polyfit(np.arange(song_beats.size), song_beats, 1)[0]) / map_period
     if not force and not MIN_RATIO <= ratio <= MAX_RATIO:
         raise ConformError(
             f"{name}: the song ({song.tempo_bpm:.0f} BPM) would play at x{ratio:.2f} its speed to follow the "
@@ -219,8 +229,11 @@ def plan_conform(song: SongBeats, song_duration: float, map_beats: np.ndarray, m
         starts[i + 1] = natural if following == j + 1 else song_beats[following]
     beat_ratios = np.array([s.ratio for s in segments])
     head_ratio, tail_ratio = beat_ratios[0], beat_ratios[-1]
-    if beats_out[0] > 0:
+    if beats_out[0] >= HEAD_MIN_S:
         segments.insert(0, Segment(starts[0] - beats_out[0] * head_ratio, starts[0], 0.0, beats_out[0]))
+    else:  # the map starts on a beat: its first segment starts the shot
+        first_segment = segments[0]
+        segments[0] = Segment(first_segment.in_start, first_segment.in_end, 0.0, first_segment.out_end)
     tail_end = starts[-1] + (duration - beats_out[-1]) * tail_ratio
     if not loop and (tail_end - song_duration) / tail_ratio > END_SLACK_S:
         raise ConformError(f"{name}: the song is {(tail_end - song_duration) / tail_ratio:.1f} s too short for the "
