@@ -1,4 +1,5 @@
-"""The operators: Score this animation (non-blocking in the UI, blocking in background mode) and Cancel.
+"""The operators: Score this animation and Fit a song... (non-blocking in the UI, blocking in
+background mode) and Cancel.
 
 Two engines make the takes behind one set of verbs (submit / poll / cancel / score / close): a
 motionscore server (:class:`~.shared.client.ScoreClient`) or the built-in engine
@@ -26,7 +27,7 @@ from .shared import limits
 from .shared.builtin import BACKBONE as BUILTIN_BACKBONE
 from .shared.builtin import ENGINE_ENV, BuiltinEngine
 from .shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
-from .shared.options import OptionsError, ScoreOptions
+from .shared.options import ConformOptions, OptionsError, ScoreOptions
 from .shared.tempo_map import ALTERNATIVES, alternatives_text
 
 POLL_INTERVAL_S = 0.1
@@ -197,7 +198,6 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
         return {"CANCELLED"}
 
     def execute(self, context):
-        global _active
         settings = context.scene.motionscore
         if _active is not None:
             return self._fail(context, "a scoring request is already running (cancel it first)")
@@ -223,12 +223,7 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
                 print(f"motionscore: {note}", file=sys.stderr)
         if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
             return self._run_blocking(context, client, sampled, options)
-        job_ids = [client.submit(sampled.motion, o) for o in options]
-        _active = ActiveJob(client, context.scene.name, job_ids, seeds, sampled.frame_start, sampled.frame_end,
-                            tuple(hits))
-        settings.running, settings.progress, settings.stage = True, 0.0, "sending"
-        # Timers never run under `blender -b`; there, whoever asked for ASYNC calls poll_active().
-        bpy.app.timers.register(_poll_active, first_interval=POLL_INTERVAL_S)
+        _start_polling(context, client, [client.submit(sampled.motion, o) for o in options], seeds, sampled, hits)
         return {"FINISHED"}
 
     def _run_blocking(self, context, client, sampled, options):
@@ -245,6 +240,111 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
             _place_results(context.scene, results, sampled.frame_start, sampled.frame_end, self.report)
         except SequencerError as exc:
             return self._fail(context, str(exc))
+        return {"FINISHED"}
+
+
+def _start_polling(context, client, job_ids: list[str], seeds: list[int], sampled, hits) -> None:
+    """Hold the submitted jobs as the active request and poll them from a main-thread timer."""
+    global _active
+    _active = ActiveJob(client, context.scene.name, job_ids, seeds, sampled.frame_start, sampled.frame_end,
+                        tuple(hits))
+    settings = context.scene.motionscore
+    settings.running, settings.progress, settings.stage = True, 0.0, "sending"
+    # Timers never run under `blender -b`; there, whoever asked for ASYNC calls poll_active().
+    bpy.app.timers.register(_poll_active, first_interval=POLL_INTERVAL_S)
+
+
+def open_server(context, settings) -> tuple[ScoreClient, str | None]:
+    """The server a song is fitted on (the time-stretcher and the beat tracker are not in Blender).
+    Raises ServerError with a one-line message when none answers or Built-in is chosen."""
+    address = prefs.server_address(context)
+    needs = ("Fit a song runs on the motionscore server (its time-stretcher and beat tracker are not part of "
+             "Blender)")
+    if engine_choice(settings) == "BUILTIN":
+        raise ServerError("unreachable", f"{needs}; set Engine to Automatic or Server and start one "
+                                         f"(motionscore serve)")
+    note = _maybe_start_server(context, address)
+    if not note and not _server_answers(context, address, PROBE_TIMEOUT_S):
+        raise ServerError("unreachable", f"{needs} and none answered at {address}; start one (motionscore serve)")
+    return ScoreClient(address, timeout=prefs.request_timeout(context), **_keys(context)), note
+
+
+def read_song_file(path: str) -> bytes:
+    """The song file's bytes, checked for existence and size; OSError/ValueError with one line."""
+    if not path or not os.path.isfile(path):
+        raise ValueError(f"{path or 'no file'}: choose a song file (.wav, .flac, .ogg or .mp3)")
+    size = os.path.getsize(path)
+    if size > limits.MAX_SONG_BYTES:
+        raise ValueError(f"{os.path.basename(path)}: {size / 2**20:.0f} MB is over the "
+                         f"{limits.MAX_SONG_BYTES // 2**20} MB limit for a song; cut the part you need first")
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+class MOTIONSCORE_OT_fit_song(bpy.types.Operator):
+    """Fit a song of yours onto this animation's beats (pitch kept) and add it as a take"""
+
+    bl_idname = "motionscore.fit_song"
+    bl_label = "Fit a song..."
+    bl_options = {"REGISTER"}
+
+    filepath: bpy.props.StringProperty(name="Song", subtype="FILE_PATH", options={"SKIP_SAVE"})
+    filter_glob: bpy.props.StringProperty(default="*.wav;*.flac;*.ogg;*.mp3", options={"HIDDEN"})
+    start: bpy.props.FloatProperty(name="Start (s)", default=-1.0, min=-1.0, soft_max=600.0,
+                                   description="Start the song at its bar nearest this time (-1: its first bar)")
+    loop: bpy.props.BoolProperty(name="Loop", default=False,
+                                 description="Repeat the song by whole bars when it is shorter than the shot")
+    stretch_any: bpy.props.BoolProperty(name="Any stretch", default=False,
+                                        description="Allow playing the song beyond x0.75-x1.33 its speed")
+    mode: bpy.props.EnumProperty(
+        name="Mode", default="AUTO", options={"SKIP_SAVE"},
+        items=[("AUTO", "Automatic", "Wait in background mode (blender -b), poll from a timer in the UI"),
+               ("BLOCKING", "Blocking", "Wait for the music before returning"),
+               ("ASYNC", "Asynchronous", "Return at once; a main-thread timer polls the server")])
+
+    _fail = MOTIONSCORE_OT_score_animation._fail
+
+    def invoke(self, context, event):  # noqa: ARG002 - Blender's signature
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        settings = context.scene.motionscore
+        if _active is not None:
+            return self._fail(context, "a scoring request is already running (cancel it first)")
+        settings.last_error = ""
+        path = bpy.path.abspath(self.filepath)
+        try:
+            song = read_song_file(path)
+            sampled = sample_scene(context, settings.bone_preset, settings.bone_mapping)
+            hits = user_hits(context.scene, sampled.frame_start, sampled.frame_end, sampled.motion.fps)
+            options = _options(settings, settings.seed, hits)
+            conform = ConformOptions(start_s=self.start if self.start >= 0 else None, loop=self.loop,
+                                     force=self.stretch_any)
+        except (OSError, ValueError, SamplingError, OptionsError) as exc:
+            return self._fail(context, str(exc))
+        try:
+            client, note = open_server(context, settings)
+        except ServerError as exc:
+            return self._fail(context, exc.message)
+        if note:
+            self.report({"INFO"}, f"motionscore: {note}")
+        name = os.path.basename(path)
+        if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
+            try:
+                result = client.conform(sampled.motion, options, song, name, conform,
+                                        on_progress=lambda f, s: _print_progress(f, s))
+            except ServerError as exc:
+                return self._fail(context, exc.message)
+            finally:
+                client.close()
+            try:
+                _place_results(context.scene, [(result, options)], sampled.frame_start, sampled.frame_end, self.report)
+            except SequencerError as exc:
+                return self._fail(context, str(exc))
+            return {"FINISHED"}
+        job = client.submit_conform(sampled.motion, options, song, name, conform)
+        _start_polling(context, client, [job], [settings.seed], sampled, hits)
         return {"FINISHED"}
 
 
@@ -373,5 +473,5 @@ def shutdown() -> None:
     _finish(None)
 
 
-CLASSES = (MOTIONSCORE_OT_score_animation, MOTIONSCORE_OT_scale_tempo, MOTIONSCORE_OT_use_tempo,
-           MOTIONSCORE_OT_cancel)
+CLASSES = (MOTIONSCORE_OT_score_animation, MOTIONSCORE_OT_fit_song, MOTIONSCORE_OT_scale_tempo,
+           MOTIONSCORE_OT_use_tempo, MOTIONSCORE_OT_cancel)

@@ -38,6 +38,7 @@ class _MotionScorePanel:
             layout.operator("motionscore.cancel", icon="CANCEL")
         else:
             layout.operator("motionscore.score_animation", icon="SOUND")
+            layout.operator("motionscore.fit_song", icon="FILE_SOUND")
         if settings.last_alignment >= 0:
             layout.label(text=f"Last take: alignment {settings.last_alignment:.2f}", icon="CHECKMARK")
         if settings.last_map:

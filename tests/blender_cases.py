@@ -242,6 +242,33 @@ def case_async(args):
             "strips": strips_info(scene)}
 
 
+def case_fit_song(args):
+    """Fit a song file onto the rig's beats through the server; the take lands as a strip with markers."""
+    import bpy
+    import numpy as np
+    import soundfile as sf
+
+    install(args["zip"])
+    os.environ["MOTIONSCORE_SERVER"] = args["server"]
+    scene, _ = build_rig_scene(frames=(1, 24 * 8))
+    install(args["zip"])
+    scene.motionscore.engine = args.get("engine", "AUTO")
+    rate = 44100
+    t = np.arange(int(args.get("song_s", 12.0) * rate)) / rate
+    song = 0.1 * np.sin(2 * np.pi * 220 * t)
+    for beat in np.arange(0.2, t[-1] - 0.2, 60 / 126):
+        i = int(beat * rate)
+        song[i:i + 2000] += np.sin(2 * np.pi * 60 * np.arange(2000) / rate) * np.exp(-np.arange(2000) / 400)
+    path = os.path.join(tempfile.mkdtemp(), "my song.flac")
+    sf.write(path, song, rate)
+    try:
+        status = sorted(bpy.ops.motionscore.fit_song(filepath=path, loop=args.get("loop", False)))
+    except RuntimeError as exc:
+        status = ["RuntimeError", str(exc)]
+    return {"status": status, "error": scene.motionscore.last_error, "strips": strips_info(scene),
+            "markers": len(scene.timeline_markers), "map": scene.motionscore.last_map}
+
+
 def case_autostart(args):
     """Preferences ask for a local server: the operator starts one and scores through it."""
     import importlib

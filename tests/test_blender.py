@@ -125,6 +125,18 @@ def test_ui_cancel_leaves_the_scene_untouched(addon_zip, server, tmp_path):
     assert result["strips"] == [] and result["error"] == "cancelled" and not result["running"]
 
 
+def test_fit_a_song_becomes_a_take_through_the_server(addon_zip, server, tmp_path):
+    result, _ = run_case("fit_song", tmp_path, zip=addon_zip, server=server, loop=True, song_s=5.0)
+    assert result["status"] == ["FINISHED"] and not result["error"]
+    strip, = result["strips"]
+    assert strip["file"] and strip["duration"] == 24 * 8 and strip["props"]["motionscore_backbone"] == "conform"
+    assert result["markers"] > 0 and "BPM" in result["map"]
+    short, _ = run_case("fit_song", tmp_path, zip=addon_zip, server=server, loop=False, song_s=5.0)
+    assert short["status"][0] == "RuntimeError" and "too short" in short["error"] and not short["strips"]
+    builtin, _ = run_case("fit_song", tmp_path, zip=addon_zip, server=server, engine="BUILTIN")
+    assert "runs on the motionscore server" in builtin["error"] and not builtin["strips"]
+
+
 def test_auto_start_local_server(addon_zip, tmp_path):
     result, _ = run_case("autostart", tmp_path, zip=addon_zip, address=f"tcp://127.0.0.1:{free_port()}")
     assert result["status"] == ["FINISHED"] and result["started"] and len(result["strips"]) == 1

@@ -59,6 +59,34 @@ def test_hits_through_the_server_and_hits_outside_the_motion_refused(server_proc
     assert wire.value.code == P.E_BAD_OPTIONS
 
 
+def test_a_song_is_conformed_through_the_server_and_bad_songs_are_typed_errors(server_process, tmp_path):
+    from motionscore.shared.options import ConformOptions
+    from tests.songs import drum_song, write_song
+
+    address, _ = server_process
+    motion = synthetic_dance(beat_times(8.0, 116), 8.0, fps=30, seed=1)
+    song = write_song(tmp_path / "song.ogg", drum_song(124, 12.0, 44100)[0], 44100).read_bytes()
+    seen = []
+    with ScoreClient(address, timeout=20) as client:
+        result = client.conform(motion, ScoreOptions(sample_rate=32000, hits=(3.3,)), song, "song.ogg",
+                                ConformOptions(start_s=0.0), on_progress=lambda f, s: seen.append(s))
+        assert result.audio.shape == (8 * 32000, 2) and result.sample_rate == 32000
+        conform = result.metadata["conform"]
+        assert result.metadata["backbone"] == "conform" and conform["song"] == "song.ogg" and conform["hits_caught"] == 1
+        assert any("stretching" in stage for stage in seen)
+        for data, name, words in [(b"RIFF nothing", "bad.wav", "not an audio file"),
+                                  (song, "x" * 300, "song name"),
+                                  (b"\0" * (limits.MAX_SONG_BYTES + 1), "huge.mp3", "over the 32 MB limit")]:
+            with pytest.raises(ServerError) as refused:
+                client.conform(motion, ScoreOptions(), data, name)
+            assert refused.value.code == P.E_BAD_SONG and words in refused.value.message
+        with pytest.raises(ServerError) as too_short:
+            client.conform(synthetic_dance(beat_times(30.0, 116), 30.0, fps=30, seed=1), ScoreOptions(), song, "s.ogg")
+        assert too_short.value.code == P.E_BAD_SONG and "--loop" in too_short.value.message
+        # The server goes on serving takes.
+        assert client.score(short_motion(1.0), ScoreOptions(sample_rate=16000)).audio.shape == (16000,)
+
+
 def test_server_warms_up_before_it_answers(server_process, tmp_path):
     """The first take must not pay for cold librosa/numba work (benchmarks/bench_spine.py times it):
     the server scores a short take before it reads its first message, so it is warm when it answers."""
