@@ -28,8 +28,12 @@ BAR_CUE_FMAX = 250.0
 #: once an attack's energy has risen; results.md has the measurement). A conform moves the
 #: attacks, so the beats are taken this much earlier.
 TRACKER_LAG_S = 0.02
-#: Width (octaves) of the tempo prior around the map's tempo.
+#: Width (octaves) of the tempo prior around the map's tempo, and the prior without a map.
 PRIOR_OCTAVES = 0.5
+DEFAULT_PRIOR_BPM = 120.0
+#: Pulses considered (BPM), and the onset envelope's hop (librosa's default, samples).
+MIN_SONG_BPM, MAX_SONG_BPM = 40.0, 240.0
+HOP = 512
 #: A song whose onset envelope (librosa's spectral flux of the dB mel spectrogram) stays below
 #: this in 99 % of its frames has nothing that changes: a drone or a pad, no beat to follow.
 MIN_ONSET_FLUX = 1.0
@@ -80,20 +84,48 @@ def regularise(beats: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def bar_phase(mix: np.ndarray, sample_rate: int, beats: np.ndarray, meter: int) -> int:
+def bar_phase(low: np.ndarray, beats: np.ndarray, meter: int) -> int:
     """Index (0..meter-1) of the first downbeat: the phase whose beats carry the most low-frequency
-    onset energy."""
+    onset energy (``low``: the onset envelope below BAR_CUE_FMAX at the tracker's frames)."""
     import librosa
 
     if beats.size < 2 * meter:
         return 0
-    y = librosa.resample(mix, orig_sr=sample_rate, target_sr=TRACKING_SR) if sample_rate != TRACKING_SR else mix
-    low = librosa.onset.onset_strength(y=y, sr=TRACKING_SR, fmax=BAR_CUE_FMAX, n_mels=32)
     frames = np.clip(librosa.time_to_frames(beats, sr=TRACKING_SR), 0, low.size - 1)
     # The strongest frame within 50 ms of each beat (the tracker's beat can sit a frame early or late).
-    reach = max(1, int(0.05 * TRACKING_SR / 512))
+    reach = max(1, int(0.05 * TRACKING_SR / HOP))
     strength = np.array([low[max(0, f - reach):f + reach + 1].max() for f in frames])
     return int(np.argmax([strength[p::meter].mean() for p in range(meter)]))
+
+
+def pulse_tempo(envelope: np.ndarray, prior_bpm: float, octaves: float) -> float | None:
+    """The tempo (BPM) of the onset envelope's pulse nearest ``prior_bpm``: among the peaks of its
+    autocorrelation (each a pulse the song really has), the one whose height times a log-normal
+    prior (``octaves`` wide) is largest, refined between lags. None without a pulse.
+
+    Weighting only real peaks keeps the choice among the song's pulses (a prior over the whole curve,
+    as librosa's tempo estimate does, can land between them and follow the prior instead)."""
+    import librosa
+    from scipy.signal import find_peaks
+
+    curve = librosa.autocorrelate(envelope - envelope.mean())
+    if curve.size < 3 or curve[0] <= 0:
+        return None
+    curve = curve / curve[0]
+    lags = np.arange(curve.size, dtype=np.float64)
+    frames_per_minute = 60.0 * TRACKING_SR / HOP
+    with np.errstate(divide="ignore"):
+        bpms = frames_per_minute / lags
+    peaks, _ = find_peaks(curve)
+    peaks = peaks[(bpms[peaks] >= MIN_SONG_BPM) & (bpms[peaks] <= MAX_SONG_BPM) & (curve[peaks] > 0)]
+    if peaks.size == 0:
+        return None
+    score = curve[peaks] * np.exp(-0.5 * (np.log2(bpms[peaks] / prior_bpm) / octaves) ** 2)
+    best = int(peaks[np.argmax(score)])
+    left, mid, right = curve[best - 1], curve[best], curve[best + 1]
+    bend = left - 2 * mid + right
+    shift = 0.5 * (left - right) / bend if bend < 0 else 0.0
+    return float(frames_per_minute / (best + shift))
 
 
 def _beats_at(envelope: np.ndarray, bpm: float) -> np.ndarray:
@@ -108,7 +140,7 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
     """Beats and bars of a (n,) mono mix; SongError when it has no steady beat.
 
     A song has several pulses (beat, half bar, eighths); ``prior_bpm`` (the tempo map's) picks the
-    one nearest it, so the song is stretched as little as possible. The tempo is then refined by
+    one nearest it (:func:`pulse_tempo`), so the song is stretched as little as possible. The tempo is then refined by
     a line through the beats (the tracker's own estimate is quantised to its ~23 ms frames, a few
     per cent at dance tempi) and the beats tracked again at that tempo.
     """
@@ -116,14 +148,17 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
 
     y = librosa.resample(mix, orig_sr=sample_rate, target_sr=TRACKING_SR) if sample_rate != TRACKING_SR else mix
     envelope = librosa.onset.onset_strength(y=y, sr=TRACKING_SR)
+    low = librosa.onset.onset_strength(y=y, sr=TRACKING_SR, fmax=BAR_CUE_FMAX, n_mels=32)
     if float(np.percentile(envelope, 99)) < MIN_ONSET_FLUX:
         raise SongError(f"{name}: no steady beat found (nothing in it changes: a drone or a held sound)")
-    tempo = float(librosa.feature.tempo(onset_envelope=envelope, sr=TRACKING_SR, start_bpm=prior_bpm or 120.0,
-                                        std_bpm=PRIOR_OCTAVES if prior_bpm else 1.0)[0])
-    beats = _beats_at(envelope, tempo) if tempo > 0 else np.zeros(0)
+    tempo = pulse_tempo(envelope, prior_bpm or DEFAULT_PRIOR_BPM, PRIOR_OCTAVES if prior_bpm else 1.0)
+    # The beats follow the full-band onsets and the kick and bass equally: either alone puts some
+    # songs' beats on their off-beats (hi-hats and guitar strokes, or a bass line's pickups).
+    accents = envelope / max(float(envelope.std()), 1e-12) + low / max(float(low.std()), 1e-12)
+    beats = _beats_at(accents, tempo) if tempo else np.zeros(0)
     if beats.size >= MIN_BEATS:
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0])
-        beats = _beats_at(envelope, 60.0 / period)
+        beats = _beats_at(accents, 60.0 / period)
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0]) if beats.size >= 2 else period
     if beats.size < MIN_BEATS:
         raise SongError(f"{name}: no steady beat found ({beats.size} beats; at least {MIN_BEATS} are needed)")
@@ -133,7 +168,7 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
         raise SongError(f"{name}: no steady beat found (the beats stand out of the onsets by x{contrast:.2f}, "
                         f"at least x{MIN_BEAT_CONTRAST:g} is needed)")
     beats = beats[beats >= TRACKER_LAG_S] - TRACKER_LAG_S
-    phase = bar_phase(mix, sample_rate, beats, meter)
+    phase = bar_phase(low, beats + TRACKER_LAG_S, meter)
     downbeats = np.arange(phase, beats.size, meter, dtype=np.int64)
     return SongBeats(beats=beats, downbeats=downbeats, meter=meter,
                      tempo_bpm=60.0 / period)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from motionscore.shared.tempo_map import TempoMap
-from motionscore.server.analysis.metrics import beat_scores, track_music_beats
+from motionscore.server.analysis.metrics import TIGHT_TOLERANCE, beat_scores, track_music_beats
 from motionscore.server.conform.conform import conform_audio
 from motionscore.server.conform.song import SongError
 from motionscore.server.conform.timemap import ConformError
@@ -44,7 +44,7 @@ def beat_lock(audio: np.ndarray, sample_rate: int, beats: np.ndarray, meter: int
     re-timed alike and the shape is kept.
 
     With ``keep_if_worse`` the result is re-tracked and the input returned unchanged when its beat
-    F1 against ``beats`` did not improve (music without a clear beat can get worse).
+    F1 at 70 ms against ``beats`` did not improve (music without a clear beat can get worse).
     """
     audio = np.asarray(audio, dtype=np.float32)
     channels = audio[None] if audio.ndim == 1 else np.ascontiguousarray(audio.T)
@@ -60,8 +60,10 @@ def beat_lock(audio: np.ndarray, sample_rate: int, beats: np.ndarray, meter: int
     result = BeatLockResult(out.astype(np.float32), len(plan.segments) - 1, float(np.max(np.abs(ratios - 1.0))),
                             ratio=plan.ratio)
     if keep_if_worse:
-        result.f1_before = beat_scores(track_music_beats(mono_mix(audio), sample_rate)[1], beats).f1
-        result.f1_after = beat_scores(track_music_beats(mono_mix(result.audio), sample_rate)[1], beats).f1
+        # Judged at the MIREX tolerance: a take whose beats only came within 0.2 s is not on the map.
+        result.f1_before = beat_scores(track_music_beats(mono_mix(audio), sample_rate)[1], beats, TIGHT_TOLERANCE).f1
+        result.f1_after = beat_scores(track_music_beats(mono_mix(result.audio), sample_rate)[1], beats,
+                                      TIGHT_TOLERANCE).f1
         if result.f1_after <= result.f1_before:
             return BeatLockResult(audio.copy(), 0, 0.0, result.f1_before, result.f1_after)
     return result
