@@ -35,3 +35,5 @@ MIN_HIT_GAP_S = 0.1
 MAX_SONG_BYTES = 32 * 1024 * 1024
 #: Longest song name (characters).
 MAX_SONG_NAME_CHARS = 255
+#: Most beats in a tempo map given with a request (10 minutes at 300 BPM).
+MAX_MAP_BEATS = 3_000

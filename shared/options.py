@@ -74,6 +74,31 @@ def parse_hits(values) -> tuple[float, ...]:
     return tuple(out)
 
 
+def parse_map_beats(values) -> tuple[float, ...]:
+    """A given tempo map's beats (s): empty, or at least two ascending finite times in the limits."""
+    if not isinstance(values, (list, tuple)):
+        raise OptionsError(f"map_beats must be a list of times in seconds, got {type(values).__name__}")
+    if len(values) > limits.MAX_MAP_BEATS:
+        raise OptionsError(f"at most {limits.MAX_MAP_BEATS} map beats, got {len(values)}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+           or not 0 <= v <= limits.MAX_DURATION_S for v in values):
+        raise OptionsError(f"map_beats must be times in [0, {limits.MAX_DURATION_S:g}] s")
+    if len(values) == 1 or any(b <= a for a, b in zip(values, values[1:])):
+        raise OptionsError("map_beats must be at least two strictly ascending times")
+    return tuple(float(v) for v in values)
+
+
+def parse_map_downbeats(values, beats: int) -> tuple[int, ...]:
+    """Indices of a given map's bar starts: ascending, each a beat of the map."""
+    if not isinstance(values, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+        raise OptionsError("map_downbeats must be a list of beat indices")
+    if values and not beats:
+        raise OptionsError("map_downbeats needs map_beats")
+    if any(not 0 <= v < beats for v in values) or any(b <= a for a, b in zip(values, values[1:])):
+        raise OptionsError(f"map_downbeats must be ascending indices into map_beats (0 to {beats - 1})")
+    return tuple(values)
+
+
 @dataclass(frozen=True)
 class ScoreOptions:
     """How to score a motion.
@@ -96,6 +121,9 @@ class ScoreOptions:
         tempo_bpm: the tempo the music must take (BPM); None estimates it from the motion.
         meter: beats per bar, 3 or 4; None: the genre's (3/4 for a waltz), else from the motion (3/4
             where its rise and fall says so, else 4/4).
+        map_beats, map_downbeats: a tempo map given whole (a composer's MIDI tempo map): its beats
+            (s) and the indices of its bars' first beats; empty: the map is made from the motion.
+            Past its last beat it continues at its last tempo.
         channels: "mono" or "stereo"; None for the backbone's own (stereo for stableaudio, mono
             for the others). "mono" downmixes a stereo backbone; "stereo" needs a stereo one.
     """
@@ -113,6 +141,8 @@ class ScoreOptions:
     tempo_bpm: float | None = None
     meter: int | None = None
     channels: str | None = None
+    map_beats: tuple[float, ...] = ()
+    map_downbeats: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -152,6 +182,8 @@ class ScoreOptions:
             object.__setattr__(self, "tempo_bpm", float(self.tempo_bpm))
         if self.meter is not None and (isinstance(self.meter, bool) or self.meter not in (3, 4)):
             raise OptionsError(f"meter must be 3, 4 or nil (automatic), got {self.meter!r}")
+        object.__setattr__(self, "map_beats", parse_map_beats(self.map_beats))
+        object.__setattr__(self, "map_downbeats", parse_map_downbeats(self.map_downbeats, len(self.map_beats)))
         if self.channels is not None and self.channels not in CHANNELS:
             raise OptionsError(f"channels must be one of {', '.join(CHANNELS)} or nil (the backbone's own), "
                                f"got {self.channels!r}")
@@ -167,6 +199,8 @@ class ScoreOptions:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["hits"] = list(self.hits)
+        data["map_beats"] = list(self.map_beats)
+        data["map_downbeats"] = list(self.map_downbeats)
         return data
 
     @classmethod

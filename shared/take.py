@@ -8,10 +8,15 @@ beat lock).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+
 from .genres import tempo_note
 from .motion import Motion
 from .options import ScoreOptions
 from .rhythm import Rhythm, extract_rhythm
+from .tempo_map import TempoMap, TempoSegment
 
 #: ``metadata["engine"]`` of a take made inside Blender (server takes carry none, or "ray").
 ENGINE_BUILTIN = "built-in"
@@ -23,12 +28,49 @@ def request_genre(motion: Motion, options: ScoreOptions) -> str | None:
 
 
 def request_rhythm(motion: Motion, options: ScoreOptions, mode: str | None = None) -> Rhythm:
-    """The motion's rhythm and tempo map as the request asks (hits, tempo, meter, genre).
+    """The motion's rhythm and tempo map as the request asks (hits, tempo, meter, genre, or a map
+    given whole).
 
     ``mode``: the rhythm mode a backbone's weights need ("compat"), else the request's.
     """
-    return extract_rhythm(motion, mode=mode or options.rhythm_mode, hits=options.hits, tempo_bpm=options.tempo_bpm,
-                          meter=options.meter, genre=request_genre(motion, options))
+    rhythm = extract_rhythm(motion, mode=mode or options.rhythm_mode, hits=options.hits,
+                            tempo_bpm=options.tempo_bpm, meter=options.meter, genre=request_genre(motion, options))
+    if not options.map_beats:
+        return rhythm
+    tempo_map = given_map(options.map_beats, options.map_downbeats, motion.duration, options.meter, options.hits)
+    return replace(rhythm, beat_times=tempo_map.beats, tempo_bpm=tempo_map.tempo_bpm, tempo_map=tempo_map)
+
+
+#: Beat intervals within this fraction of each other are one tempo segment of a given map.
+SEGMENT_TOLERANCE = 0.01
+
+
+def given_map(beats, downbeats, duration: float, meter: int | None = None, hits=()) -> TempoMap:
+    """A tempo map given whole (beats in s, bar-start indices) over ``duration`` s: continued at its
+    last tempo past its last beat, its bars every ``meter`` beats where none are given, its segments
+    the runs of one tempo."""
+    beats = np.asarray(beats, dtype=np.float64)
+    last = beats[-1] - beats[-2]
+    if beats[-1] + last < duration:
+        beats = np.r_[beats, beats[-1] + last * np.arange(1, int((duration - beats[-1]) / last) + 1)]
+    beats = beats[beats < duration]
+    downbeats = np.asarray([d for d in downbeats if d < beats.size], dtype=np.int64)
+    if meter is None:
+        meter = 3 if downbeats.size >= 2 and int(np.median(np.diff(downbeats))) == 3 else 4
+    if downbeats.size:
+        step = int(np.median(np.diff(downbeats))) if downbeats.size >= 2 else meter
+        downbeats = np.r_[downbeats, np.arange(downbeats[-1] + step, beats.size, step)].astype(np.int64)
+    else:
+        downbeats = np.arange(0, beats.size, meter, dtype=np.int64)
+    intervals = np.diff(beats)
+    segments, start = [], 0
+    for i in range(1, intervals.size + 1):
+        if i == intervals.size or abs(intervals[i] / intervals[start] - 1) > SEGMENT_TOLERANCE:
+            end = beats[i] if i < intervals.size else duration
+            segments.append(TempoSegment(float(beats[start]) if start else 0.0, float(end),
+                                         float(60.0 / np.mean(intervals[start:i]))))
+            start = i
+    return TempoMap(beats, downbeats, meter, tuple(segments), np.asarray(hits, dtype=np.float64), duration)
 
 
 def tempo_map_record(rhythm: Rhythm, genre: str | None, options: ScoreOptions) -> tuple[dict | None, str]:

@@ -103,12 +103,71 @@ def read_hits(args: argparse.Namespace) -> tuple[float, ...]:
     return tuple(sorted(values))
 
 
-def map_options(args: argparse.Namespace) -> dict:
-    """The tempo-map options shared by score and rhythm (hits, tempo, meter), validated."""
+def map_options(args: argparse.Namespace, duration: float) -> dict:
+    """The tempo-map options of score, rhythm and conform (hits, tempo, meter, or a composer's map
+    from ``--tempo-map``), validated against a motion of ``duration`` seconds."""
     try:
-        return {"hits": read_hits(args), "tempo_bpm": args.tempo, "meter": args.meter}
+        settings = {"hits": read_hits(args), "tempo_bpm": args.tempo, "meter": args.meter}
     except OptionsError as exc:
         raise UserError(str(exc)) from None
+    if args.tempo_map:
+        from motionscore.shared.tempo_midi import MidiMapError, read_tempo_map
+
+        if args.tempo is not None:
+            raise UserError("--tempo and --tempo-map both set the tempo; give one")
+        try:
+            given = read_tempo_map(args.tempo_map, duration, args.meter)
+        except MidiMapError as exc:
+            raise UserError(f"--tempo-map {exc}") from None
+        settings.update(map_beats=tuple(float(b) for b in given.beats),
+                        map_downbeats=tuple(int(d) for d in given.downbeats), meter=given.meter,
+                        hits=tuple(sorted(set(settings["hits"]) | {float(h) for h in given.hits})))
+    return settings
+
+
+def hit_names(args: argparse.Namespace) -> dict[float, str]:
+    """Names of the hits that have one: the words after the time in ``--hits-file`` ("7.77 punch")."""
+    names: dict[float, str] = {}
+    if getattr(args, "hits_file", None):
+        for line in Path(args.hits_file).read_text().splitlines():
+            fields = line.split("#", 1)[0].split(None, 1)
+            if len(fields) == 2:
+                try:
+                    names[round(float(fields[0].rstrip(",")), 4)] = fields[1].strip()
+                except ValueError:
+                    continue
+    return names
+
+
+def check_midi_path(args: argparse.Namespace) -> None:
+    """Refuse ``--midi FILE`` before any work: a .mid name, a folder that exists, no file in the way."""
+    if not getattr(args, "midi", None):
+        return
+    path = Path(args.midi)
+    if path.suffix.lower() not in (".mid", ".midi"):
+        raise UserError(f"--midi {path}: name the file .mid")
+    if not path.parent.is_dir():
+        raise UserError(f"--midi {path}: {path.parent} is not a folder")
+    if path.exists() and not getattr(args, "force", False):
+        raise UserError(f"--midi {path} exists; choose another name or pass --force to overwrite it")
+
+
+def write_midi(args: argparse.Namespace, tempo_map: dict | None, duration: float) -> None:
+    """Write ``--midi`` from a take's tempo map record (metadata ``tempo_map``), if asked."""
+    if not getattr(args, "midi", None):
+        return
+    from motionscore.shared.tempo_midi import MidiMapError, map_from_record, write_tempo_map
+
+    if not tempo_map or len(tempo_map.get("beats_s", [])) < 2:
+        raise Failure(f"--midi {args.midi}: the take has no tempo map to write (the motion has no steady pulse)")
+    names = hit_names(args)
+    tempo = map_from_record(tempo_map, duration)
+    try:
+        path = write_tempo_map(args.midi, tempo, [names.get(round(float(h), 4), f"hit {i + 1}")
+                                                  for i, h in enumerate(tempo.hits)])
+    except (MidiMapError, OSError) as exc:
+        raise Failure(f"--midi {args.midi}: {exc}") from None
+    print(f"wrote {path} (tempo map: {tempo_map.get('summary', '')})", file=sys.stderr)
 
 
 def add_key_options(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +185,11 @@ def add_map_options(parser: argparse.ArgumentParser) -> None:
                         help="more sync points: one time in seconds per line ('#' starts a comment)")
     parser.add_argument("--tempo", type=float, default=None, metavar="BPM",
                         help="impose the tempo instead of estimating it from the motion")
+    parser.add_argument("--tempo-map", default=None, metavar="FILE.mid",
+                        help="use a composer's tempo map (a MIDI file's tempo track, time signatures and "
+                             "markers named hit...) instead of the motion's")
+    parser.add_argument("--midi", default=None, metavar="FILE.mid",
+                        help="also write the tempo map as a Standard MIDI File (tempo track, bars, hit markers)")
     parser.add_argument("--meter", type=int, default=None, choices=(3, 4),
                         help="beats per bar (default: the genre's, 3 for a waltz; else from the motion, "
                              "3 for a waltz's rise and fall, else 4)")
@@ -198,6 +262,7 @@ def deliver_take(args: argparse.Namespace, audio, sample_rate: int, metadata: di
                       metrics={"F1": m["f1"], "alignment": m["alignment"]}, tolerance=m["tolerance_s"],
                       bars=bars, hits=tempo_map.get("hits_s", []), accents=tempo_map.get("accents_s", []),
                       reference_label="tempo map beats")
+    write_midi(args, metadata.get("tempo_map"), float(metadata["duration_s"]))
     if args.json:
         print(json.dumps({"output": str(path), **metadata}, indent=2))
     else:

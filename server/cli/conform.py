@@ -10,8 +10,8 @@ from motionscore.shared.genres import valid_genres_text
 from motionscore.shared.options import ConformOptions, OptionsError, ScoreOptions
 
 from .common import (
-    UserError, add_key_options, add_map_options, deliver_take, load_motion_file, map_options, on_server,
-    progress_printer,
+    UserError, add_key_options, add_map_options, check_midi_path, deliver_take, load_motion_file, map_options,
+    on_server, progress_printer, 
 )
 
 
@@ -24,10 +24,11 @@ def cmd_conform(args: argparse.Namespace) -> int:
         check_output_path(args.output, args.force)
     except (OutputExistsError, ValueError) as exc:
         raise UserError(str(exc)) from None
+    check_midi_path(args)
     motion = load_motion_file(args.motion)
     try:
         options = ScoreOptions(genre=args.genre, sample_rate=args.sample_rate, channels=args.channels,
-                               **map_options(args))
+                               **map_options(args, motion.duration))
         options.check_motion(motion.duration)
         conform = ConformOptions(start_s=args.start, loop=args.loop, force=args.force)
     except OptionsError as exc:

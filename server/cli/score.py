@@ -15,8 +15,8 @@ from motionscore.shared.tempo_map import alternatives_text
 
 
 from .common import (
-    UserError, add_key_options, add_map_options, add_model_options, deliver_take, load_backbone_from_args,
-    load_motion_file, map_options, on_server, progress_printer,
+    UserError, add_key_options, add_map_options, add_model_options, check_midi_path, deliver_take,
+    load_backbone_from_args, load_motion_file, map_options, on_server, progress_printer, write_midi,
 )
 
 
@@ -27,13 +27,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         check_output_path(args.output, args.force)
     except (OutputExistsError, ValueError) as exc:
         raise UserError(str(exc)) from None
+    check_midi_path(args)
     motion = load_motion_file(args.motion)
     try:
         options = ScoreOptions(genre=args.genre, prompt=args.prompt or "", seed=args.seed,
                                backbone=args.backbone,
                                sample_rate=args.sample_rate, rhythm_mode=args.rhythm_mode,
                                beat_lock=args.beat_lock, negative_motion=args.negative_motion,
-                               channels=args.channels, **map_options(args))
+                               channels=args.channels, **map_options(args, motion.duration))
         options.check_motion(motion.duration)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
@@ -55,17 +56,18 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_rhythm(args: argparse.Namespace) -> int:
-    from motionscore.shared.rhythm import extract_rhythm
+    from motionscore.shared.take import request_rhythm
 
     motion = load_motion_file(args.motion)
-    settings = map_options(args)
+    check_midi_path(args)
     try:
-        options = ScoreOptions(genre=args.genre, **settings)
+        options = ScoreOptions(genre=args.genre, rhythm_mode=args.mode, **map_options(args, motion.duration))
         options.check_motion(motion.duration)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
-    rhythm = extract_rhythm(motion, mode=args.mode, genre=options.genre, **settings)
+    rhythm = request_rhythm(motion, options)
     tempo_map = rhythm.tempo_map
+    write_midi(args, tempo_map.to_dict() if tempo_map is not None else None, motion.duration)
     summary = {
         "file": args.motion, "frames": motion.num_frames, "fps": motion.fps, "duration_s": motion.duration,
         "joints": motion.num_joints, "genre": options.genre or motion.genre, "mode": rhythm.mode,
@@ -150,6 +152,7 @@ def register(sub) -> None:
     rhythm.add_argument("motion", help="motion file (.npz)")
     rhythm.add_argument("--mode", choices=RHYTHM_MODES, default="default")
     rhythm.add_argument("--json", action="store_true", help="machine-readable output")
+    rhythm.add_argument("--force", action="store_true", help="overwrite the --midi file if it exists")
     rhythm.add_argument("--genre", default=None, help=f"genre for the tempo map's prior and meter (default: the "
                                                       f"motion's genre). Valid: {valid_genres_text()}")
     add_map_options(rhythm)
