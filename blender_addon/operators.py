@@ -10,6 +10,7 @@ The main thread owns all Blender state; jobs are polled from a main-thread timer
 (``bpy.app.timers``) and waited on directly under ``blender -b`` (where timers never run).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from .markers import place_map_markers, user_hits
 from .redraw import tag_redraw
 from .sampling import SamplingError, sample_scene, scene_fps
 from .sequencer import SequencerError, place_take
+from .tempo_files import given_map_options
 from .shared import limits
 from .shared.builtin import BACKBONE as BUILTIN_BACKBONE
 from .shared.builtin import ENGINE_ENV, BuiltinEngine
@@ -55,12 +57,16 @@ _active: ActiveJob | None = None
 started_server: subprocess.Popen | None = None
 
 
-def _options(settings, seed: int, hits=()) -> ScoreOptions:
+def _options(settings, seed: int, hits=(), given: dict | None = None) -> ScoreOptions:
+    """The request's options; ``given``: a loaded tempo map's options (:func:`tempo_files.given_map_options`)."""
+    given = given or {}
     return ScoreOptions(genre=None if settings.genre == "AUTO" else settings.genre, prompt=settings.prompt,
                         seed=seed, backbone=settings.backbone or None,
                         beat_lock={"AUTO": None, "ON": True, "OFF": False}[settings.beat_lock],
-                        hits=tuple(hits), tempo_bpm=settings.tempo or None,
-                        meter=None if settings.meter == "AUTO" else int(settings.meter))
+                        hits=tuple(sorted(set(hits) | set(given.get("hits", ())))),
+                        tempo_bpm=None if given else (settings.tempo or None),
+                        meter=given.get("meter") or (None if settings.meter == "AUTO" else int(settings.meter)),
+                        map_beats=given.get("map_beats", ()), map_downbeats=given.get("map_downbeats", ()))
 
 
 def _keys(context) -> dict:
@@ -166,6 +172,8 @@ def _place_results(scene, job_results: list, frame_start: int, frame_end: int, r
         written = place_map_markers(scene, tempo_map, frame_start, scene_fps(scene), settings.beat_markers)
         settings.last_map = tempo_map.get("summary", "")
         settings.last_tempo = float(tempo_map.get("tempo_bpm") or 0.0)
+        settings.last_map_record = json.dumps({**tempo_map, "frame_start": frame_start,
+                                               "duration_s": job_results[-1][0].metadata.get("duration_s")})
         alternatives = [float(b) for b in tempo_map.get("alternatives_bpm", [])][:ALTERNATIVES]
         settings.last_alternatives = alternatives + [0.0] * (ALTERNATIVES - len(alternatives))
         if tempo_map:
@@ -206,8 +214,9 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
             sampled = sample_scene(context, settings.bone_preset, settings.bone_mapping)
             seeds = [settings.seed + k for k in range(settings.variations)]
             hits = user_hits(context.scene, sampled.frame_start, sampled.frame_end, sampled.motion.fps)
-            options = [_options(settings, seed, hits) for seed in seeds]
-        except (SamplingError, OptionsError) as exc:
+            given = given_map_options(settings, sampled.motion.duration)
+            options = [_options(settings, seed, hits, given) for seed in seeds]
+        except (SamplingError, OptionsError, ValueError) as exc:
             return self._fail(context, str(exc))
         for warning in sampled.warnings:
             self.report({"WARNING"}, f"motionscore: {warning}")
@@ -318,7 +327,7 @@ class MOTIONSCORE_OT_fit_song(bpy.types.Operator):
             song = read_song_file(path)
             sampled = sample_scene(context, settings.bone_preset, settings.bone_mapping)
             hits = user_hits(context.scene, sampled.frame_start, sampled.frame_end, sampled.motion.fps)
-            options = _options(settings, settings.seed, hits)
+            options = _options(settings, settings.seed, hits, given_map_options(settings, sampled.motion.duration))
             conform = ConformOptions(start_s=self.start if self.start >= 0 else None, loop=self.loop,
                                      force=self.stretch_any)
         except (OSError, ValueError, SamplingError, OptionsError) as exc:

@@ -30,6 +30,12 @@ class _MotionScorePanel:
         row = col.row(align=True)
         row.prop(settings, "meter", text="")
         row.prop(settings, "beat_markers")
+        row = col.row(align=True)
+        if settings.tempo_map_file:
+            row.label(text=f"Map: {bpy.path.basename(settings.tempo_map_file)}", icon="FILE_SOUND")
+            row.operator("motionscore.clear_tempo_map", text="", icon="X")
+        else:
+            row.operator("motionscore.load_tempo_map", icon="FILEBROWSER")
         col.prop(settings, "bone_preset")
         if settings.bone_preset != "DEFORM":
             col.prop(settings, "bone_mapping")
@@ -43,6 +49,7 @@ class _MotionScorePanel:
             layout.label(text=f"Last take: alignment {settings.last_alignment:.2f}", icon="CHECKMARK")
         if settings.last_map:
             layout.label(text=settings.last_map, icon="TIME")
+            layout.operator("motionscore.export_tempo_map", icon="EXPORT")
             alternatives = [bpm for bpm in settings.last_alternatives if bpm > 0]
             if alternatives and not settings.running:
                 row = layout.row(align=True)

@@ -269,6 +269,41 @@ def case_fit_song(args):
             "markers": len(scene.timeline_markers), "map": scene.motionscore.last_map}
 
 
+def case_midi(args):
+    """Built-in takes: export the take's tempo map as MIDI, then load a composer's map for the next take."""
+    import mido
+    import bpy
+
+    install(args["zip"])
+    scene, _ = build_rig_scene(frames=(1, 24 * 10))
+    install(args["zip"])
+    folder = tempfile.mkdtemp()
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(folder, "shot.blend"))
+    scene = bpy.context.scene
+    scene.motionscore.engine = "BUILTIN"
+    scene.timeline_markers.new("hit punch", frame=1 + 24 * 4)
+    assert bpy.ops.motionscore.score_animation() == {"FINISHED"}
+    assert bpy.ops.motionscore.export_tempo_map() == {"FINISHED"}
+    exported = os.path.splitext(bpy.path.abspath(scene.motionscore.last_file))[0] + ".mid"
+    markers = [m.text for m in mido.MidiFile(exported).tracks[0] if m.type == "marker"]
+    again = bpy.ops.motionscore.export_tempo_map.poll() and "exists"
+    try:
+        bpy.ops.motionscore.export_tempo_map()
+    except RuntimeError as exc:
+        again = str(exc)
+    composer = os.path.join(folder, "composer.mid")
+    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4),
+                                       mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90))]))
+    midi.save(composer)
+    assert bpy.ops.motionscore.load_tempo_map(filepath=composer) == {"FINISHED"}
+    assert bpy.ops.motionscore.score_animation() == {"FINISHED"}
+    loaded_map = scene.motionscore.last_map
+    bpy.ops.motionscore.clear_tempo_map()
+    return {"exported": os.path.exists(exported), "markers": markers, "again": again, "loaded_map": loaded_map,
+            "cleared": scene.motionscore.tempo_map_file, "strips": len(strips_info(scene))}
+
+
 def case_autostart(args):
     """Preferences ask for a local server: the operator starts one and scores through it."""
     import importlib

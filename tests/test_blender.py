@@ -137,6 +137,14 @@ def test_fit_a_song_becomes_a_take_through_the_server(addon_zip, server, tmp_pat
     assert "runs on the motionscore server" in builtin["error"] and not builtin["strips"]
 
 
+def test_tempo_map_midi_out_and_in_with_the_built_in_engine(addon_zip, tmp_path):
+    result, _ = run_case("midi", tmp_path, zip=addon_zip)
+    assert result["exported"] and "hit punch" in result["markers"]
+    assert "exists" in result["again"]                                   # never overwritten
+    assert result["loaded_map"].startswith("90 BPM, 3/4") and result["strips"] == 2
+    assert result["cleared"] == ""
+
+
 def test_auto_start_local_server(addon_zip, tmp_path):
     result, _ = run_case("autostart", tmp_path, zip=addon_zip, address=f"tcp://127.0.0.1:{free_port()}")
     assert result["status"] == ["FINISHED"] and result["started"] and len(result["strips"]) == 1

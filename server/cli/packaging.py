@@ -57,8 +57,8 @@ def register(sub) -> None:
     addon = sub.add_parser("addon", help="the Blender extension")
     addon_sub = addon.add_subparsers(dest="addon_command", required=True, metavar="ACTION")
     build = addon_sub.add_parser("build", help="build the installable extension zip",
-                                 description="Build and validate the Blender extension zip with pyzmq and msgpack "
-                                             "wheels for Blender's Pythons (3.11, 3.13) and platforms.")
+                                 description="Build and validate the Blender extension zip with pyzmq, msgpack "
+                                             "and mido wheels for Blender's Pythons (3.11, 3.13) and platforms.")
     build.add_argument("-o", "--output", default="dist", help="folder for the zip (default dist/)")
     build.add_argument("--platform", action="append", choices=["linux-x64", "windows-x64", "macos-arm64", "macos-x64"],
                        help="only these platforms (repeatable; default all four)")

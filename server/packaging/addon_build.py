@@ -1,8 +1,8 @@
 """Build the installable Blender extension zip (``motionscore addon build``).
 
 The zip holds the add-on (``blender_addon/``), the project's ``shared/`` package copied inside it
-(one source of truth: the build copies it, nobody keeps a copy by hand), and pyzmq + msgpack wheels
-for every Python and platform Blender ships, listed in the manifest. It is built and validated with
+(one source of truth: the build copies it, nobody keeps a copy by hand), and pyzmq, msgpack, mido and
+packaging wheels for every Python and platform Blender ships, listed in the manifest. It is built and validated with
 Blender's own extension tool, which the PyPI ``bpy`` wheel carries.
 """
 
@@ -29,7 +29,9 @@ PLATFORMS = {
 }
 #: Pythons embedded by Blender: 3.11 in 4.2-5.0, 3.13 from 5.1.
 PYTHONS = ("3.11", "3.13")
-WHEEL_PACKAGES = ("pyzmq", "msgpack")
+#: Bundled in the extension: the wire (pyzmq, msgpack) and MIDI tempo maps (mido, and packaging, which
+#: mido reads its version with; both pure Python).
+WHEEL_PACKAGES = ("pyzmq", "msgpack", "mido", "packaging")
 
 
 class BuildError(Exception):
@@ -63,7 +65,7 @@ def _pinned(package: str) -> str:
 
 
 def download_wheels(dest: Path, platforms: list[str], pythons: tuple[str, ...] = PYTHONS, log=print) -> list[Path]:
-    """pip-download binary wheels of pyzmq and msgpack for each platform and Python."""
+    """pip-download the wheels of WHEEL_PACKAGES for each platform and Python."""
     dest.mkdir(parents=True, exist_ok=True)
     for platform in platforms:
         for python in pythons:
