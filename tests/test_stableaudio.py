@@ -82,8 +82,11 @@ def test_beat_lock_warps_both_channels_alike():
     locked = beat_lock(stereo, rate, beats, keep_if_worse=False)
     mono = beat_lock(clicks, rate, beats, keep_if_worse=False)
     assert locked.audio.shape == stereo.shape and locked.anchors > 0
-    np.testing.assert_allclose(locked.audio[:, 0], mono.audio, atol=1e-5)
-    np.testing.assert_allclose(locked.audio[:, 1], 0.5 * mono.audio, atol=1e-5)
+    left, right = locked.audio[:, 0], locked.audio[:, 1]
+    # One time map for both channels: each follows the mono take (Rubber Band stretches the channels
+    # together, so they match it closely rather than to the bit), and the balance stays.
+    assert np.corrcoef(left, mono.audio)[0, 1] > 0.99 and np.corrcoef(right, mono.audio)[0, 1] > 0.99
+    assert np.sqrt(np.mean(right ** 2) / np.mean(left ** 2)) == pytest.approx(0.5, abs=0.05)
 
 
 def test_cli_writes_a_stereo_file_and_mono_on_request(tmp_path):
