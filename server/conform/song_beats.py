@@ -28,9 +28,11 @@ BAR_CUE_FMAX = 250.0
 #: once an attack's energy has risen; results.md has the measurement). A conform moves the
 #: attacks, so the beats are taken this much earlier.
 TRACKER_LAG_S = 0.02
-#: Width (octaves) of the tempo prior around the map's tempo, and the prior without a map.
-PRIOR_OCTAVES = 0.5
+#: The broad prior that picks a song's dominant pulse (BPM, width in octaves), and how far (log
+#: ratio) from its half or double the autocorrelation peak refining that level may lie.
 DEFAULT_PRIOR_BPM = 120.0
+DOMINANT_OCTAVES = 1.0
+LEVEL_REACH = 0.04
 #: Pulses considered (BPM), and the onset envelope's hop (librosa's default, samples).
 MIN_SONG_BPM, MAX_SONG_BPM = 40.0, 240.0
 HOP = 512
@@ -98,13 +100,15 @@ def bar_phase(low: np.ndarray, beats: np.ndarray, meter: int) -> int:
     return int(np.argmax([strength[p::meter].mean() for p in range(meter)]))
 
 
-def pulse_tempo(envelope: np.ndarray, prior_bpm: float, octaves: float) -> float | None:
-    """The tempo (BPM) of the onset envelope's pulse nearest ``prior_bpm``: among the peaks of its
-    autocorrelation (each a pulse the song really has), the one whose height times a log-normal
-    prior (``octaves`` wide) is largest, refined between lags. None without a pulse.
+def pulse_tempo(envelope: np.ndarray, target_bpm: float | None) -> float | None:
+    """The song's beat (BPM) at the metrical level nearest ``target_bpm`` (the map's tempo).
 
-    Weighting only real peaks keeps the choice among the song's pulses (a prior over the whole curve,
-    as librosa's tempo estimate does, can land between them and follow the prior instead)."""
+    The dominant pulse is the peak of the onset envelope's autocorrelation that is strongest under
+    a broad prior around 120 BPM; its half, itself or its double is taken, whichever lies nearest
+    the target (a tracker's usual doubt is the octave), and refined to the autocorrelation peak
+    there. Pulses in other ratios (a waltz's two-per-bar hemiola, a 3:2 cross-rhythm) are never
+    chosen, however near the target. None without a pulse.
+    """
     import librosa
     from scipy.signal import find_peaks
 
@@ -112,16 +116,21 @@ def pulse_tempo(envelope: np.ndarray, prior_bpm: float, octaves: float) -> float
     if curve.size < 3 or curve[0] <= 0:
         return None
     curve = curve / curve[0]
-    lags = np.arange(curve.size, dtype=np.float64)
     frames_per_minute = 60.0 * TRACKING_SR / HOP
     with np.errstate(divide="ignore"):
-        bpms = frames_per_minute / lags
+        bpms = frames_per_minute / np.arange(curve.size, dtype=np.float64)
     peaks, _ = find_peaks(curve)
     peaks = peaks[(bpms[peaks] >= MIN_SONG_BPM) & (bpms[peaks] <= MAX_SONG_BPM) & (curve[peaks] > 0)]
     if peaks.size == 0:
         return None
-    score = curve[peaks] * np.exp(-0.5 * (np.log2(bpms[peaks] / prior_bpm) / octaves) ** 2)
-    best = int(peaks[np.argmax(score)])
+    weight = curve[peaks] * np.exp(-0.5 * (np.log2(bpms[peaks] / DEFAULT_PRIOR_BPM) / DOMINANT_OCTAVES) ** 2)
+    dominant = float(bpms[peaks[np.argmax(weight)]])
+    level = dominant if target_bpm is None else min(
+        (dominant * f for f in (0.5, 1.0, 2.0)), key=lambda bpm: abs(np.log(bpm / target_bpm)))
+    near = peaks[np.abs(np.log(bpms[peaks] / level)) < LEVEL_REACH]
+    if near.size == 0:
+        return level
+    best = int(near[np.argmax(curve[near])])
     left, mid, right = curve[best - 1], curve[best], curve[best + 1]
     bend = left - 2 * mid + right
     shift = 0.5 * (left - right) / bend if bend < 0 else 0.0
@@ -140,7 +149,8 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
     """Beats and bars of a (n,) mono mix; SongError when it has no steady beat.
 
     A song has several pulses (beat, half bar, eighths); ``prior_bpm`` (the tempo map's) picks the
-    one nearest it (:func:`pulse_tempo`), so the song is stretched as little as possible. The tempo is then refined by
+    octave of its dominant pulse nearest it (:func:`pulse_tempo`), so the song is stretched as little
+    as possible. The tempo is then refined by
     a line through the beats (the tracker's own estimate is quantised to its ~23 ms frames, a few
     per cent at dance tempi) and the beats tracked again at that tempo.
     """
@@ -151,7 +161,7 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
     low = librosa.onset.onset_strength(y=y, sr=TRACKING_SR, fmax=BAR_CUE_FMAX, n_mels=32)
     if float(np.percentile(envelope, 99)) < MIN_ONSET_FLUX:
         raise SongError(f"{name}: no steady beat found (nothing in it changes: a drone or a held sound)")
-    tempo = pulse_tempo(envelope, prior_bpm or DEFAULT_PRIOR_BPM, PRIOR_OCTAVES if prior_bpm else 1.0)
+    tempo = pulse_tempo(envelope, prior_bpm)
     # The beats follow the full-band onsets and the kick and bass equally: either alone puts some
     # songs' beats on their off-beats (hi-hats and guitar strokes, or a bass line's pickups).
     accents = envelope / max(float(envelope.std()), 1e-12) + low / max(float(low.std()), 1e-12)
