@@ -164,10 +164,15 @@ def main(argv=None) -> int:  # noqa: C901 - a report, read top to bottom
         hits = (duration * 0.3 + 0.17, duration * 0.5 - 0.21, duration * 0.7 + 0.09)
         show(name, "x1 + 3 hits", judge(song, reference, steady_map(tempo, meter, duration, hits=hits), essentia))
     steady = [r for r in rows if r["map"].startswith("x")]
+    for name in worst:
+        mine = [r for r in steady if r["song"] == name]
+        print(f"{name:22s} steady and changing maps: mean F1@70 {np.mean([r['f1'] for r in mine]):.3f}"
+              + (f", Essentia {np.mean([r['essentia_f1'] for r in mine]):.3f}" if essentia else ""))
     print(f"\nsteady and changing maps at x0.85-x1.15: mean F1@70 {np.mean([r['f1'] for r in steady]):.3f}, "
           f"worst song {min(worst.values()):.3f}, chroma >= {min(r['chroma'] for r in steady):.3f}, "
           f"hits {sum(r.get('hits_on_beat', 0) for r in rows)}/{sum(r.get('hits', 0) for r in rows)}, "
-          f"lengths exact {sum(r['exact_length'] for r in rows)}/{len(rows)}")
+          f"lengths exact {sum(r['exact_length'] for r in rows)}/{len(rows)}"
+          + (f"; Essentia mean F1@70 {np.mean([r['essentia_f1'] for r in steady]):.3f}" if essentia else ""))
     motion_rows = []
     for map_name, tempo_map in motions(root):
         for name, path, reference, meter in song_list:
