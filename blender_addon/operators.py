@@ -53,6 +53,10 @@ class ActiveJob:
 
 
 _active: ActiveJob | None = None
+#: How an operator waits for its take.
+MODE_ITEMS = [("AUTO", "Automatic", "Wait in background mode (blender -b), poll from a timer in the UI"),
+              ("BLOCKING", "Blocking", "Wait for the music before returning"),
+              ("ASYNC", "Asynchronous", "Return at once; a main-thread timer polls the server")]
 #: The server this add-on started (auto-start), if any; it outlives Blender on purpose.
 started_server: subprocess.Popen | None = None
 
@@ -191,11 +195,7 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
     bl_label = "Score this animation"
     bl_options = {"REGISTER"}
 
-    mode: bpy.props.EnumProperty(
-        name="Mode", default="AUTO", options={"SKIP_SAVE"},
-        items=[("AUTO", "Automatic", "Wait in background mode (blender -b), poll from a timer in the UI"),
-               ("BLOCKING", "Blocking", "Wait for the music before returning"),
-               ("ASYNC", "Asynchronous", "Return at once; a main-thread timer polls the server")])
+    mode: bpy.props.EnumProperty(name="Mode", default="AUTO", options={"SKIP_SAVE"}, items=MODE_ITEMS)
 
     def _fail(self, context, message: str):
         context.scene.motionscore.last_error = message
@@ -305,11 +305,7 @@ class MOTIONSCORE_OT_fit_song(bpy.types.Operator):
                                  description="Repeat the song by whole bars when it is shorter than the shot")
     stretch_any: bpy.props.BoolProperty(name="Any stretch", default=False,
                                         description="Allow playing the song beyond x0.75-x1.33 its speed")
-    mode: bpy.props.EnumProperty(
-        name="Mode", default="AUTO", options={"SKIP_SAVE"},
-        items=[("AUTO", "Automatic", "Wait in background mode (blender -b), poll from a timer in the UI"),
-               ("BLOCKING", "Blocking", "Wait for the music before returning"),
-               ("ASYNC", "Asynchronous", "Return at once; a main-thread timer polls the server")])
+    mode: bpy.props.EnumProperty(name="Mode", default="AUTO", options={"SKIP_SAVE"}, items=MODE_ITEMS)
 
     _fail = MOTIONSCORE_OT_score_animation._fail
 

@@ -74,6 +74,18 @@ def parse_hits(values) -> tuple[float, ...]:
     return tuple(out)
 
 
+def from_plain(cls, data, what: str):
+    """An options dataclass from a plain mapping, refusing a non-map and unknown keys (a typo must
+    not pass silently); ``what`` names the options in messages ("option", "conform option")."""
+    if not isinstance(data, dict):
+        raise OptionsError(f"{what}s must be a map")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(str(k) for k in data if k not in names)
+    if unknown:
+        raise OptionsError(f"unknown {what}(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    return cls(**data)
+
+
 def parse_map_beats(values) -> tuple[float, ...]:
     """A given tempo map's beats (s): empty, or at least two ascending finite times in the limits."""
     if not isinstance(values, (list, tuple)):
@@ -206,13 +218,7 @@ class ScoreOptions:
     @classmethod
     def from_dict(cls, data: dict) -> "ScoreOptions":
         """Build from a plain mapping; unknown keys are refused (a typo must not pass silently)."""
-        if not isinstance(data, dict):
-            raise OptionsError("options must be a map")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(str(k) for k in data if k not in names)
-        if unknown:
-            raise OptionsError(f"unknown option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**data)
+        return from_plain(cls, data, "option")
 
 
 @dataclass(frozen=True)
@@ -244,10 +250,4 @@ class ConformOptions:
     @classmethod
     def from_dict(cls, data: dict) -> "ConformOptions":
         """Build from a plain mapping; unknown keys are refused."""
-        if not isinstance(data, dict):
-            raise OptionsError("conform options must be a map")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(str(k) for k in data if k not in names)
-        if unknown:
-            raise OptionsError(f"unknown conform option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**data)
+        return from_plain(cls, data, "conform option")

@@ -177,9 +177,10 @@ def motion_from_wire(obj) -> Motion:
         raise ProtocolError(E_BAD_MOTION, f"invalid motion: {exc}") from None
 
 
-def options_from_wire(obj) -> ScoreOptions:
+def options_from_wire(obj, kind=ScoreOptions):
+    """``kind`` (ScoreOptions or ConformOptions) from its wire map; ProtocolError(E_BAD_OPTIONS) if not."""
     try:
-        return ScoreOptions.from_dict(obj if obj is not None else {})
+        return kind.from_dict(obj if obj is not None else {})
     except OptionsError as exc:
         raise ProtocolError(E_BAD_OPTIONS, str(exc)) from None
     except TypeError as exc:
@@ -219,14 +220,6 @@ def song_from_wire(obj) -> tuple[bytes, str]:
                                         f"{limits.MAX_SONG_BYTES // 2**20} MB limit for a song")
     return data, name
 
-
-def conform_options_from_wire(obj) -> ConformOptions:
-    try:
-        return ConformOptions.from_dict(obj if obj is not None else {})
-    except OptionsError as exc:
-        raise ProtocolError(E_BAD_OPTIONS, str(exc)) from None
-    except TypeError as exc:
-        raise ProtocolError(E_BAD_OPTIONS, f"invalid conform options: {exc}") from None
 
 
 def error_message(code: str, message: str, job_id: str | None = None) -> dict:

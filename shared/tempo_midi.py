@@ -190,7 +190,7 @@ def read_tempo_map(path: str | Path, duration: float, meter: int | None = None) 
     beats = beats[lead:]
     main = max(set(bar_lengths), key=bar_lengths.count)
     meter = meter or (3 if main == 3 else 4)
-    segments, start = [], 0.0
+    segments = []
     for i, (tick, us) in enumerate(zip(change_ticks, change_us)):
         begin = float(to_seconds(tick))
         end = float(to_seconds(change_ticks[i + 1])) if i + 1 < change_ticks.size else duration

@@ -139,6 +139,18 @@ def hit_names(args: argparse.Namespace) -> dict[float, str]:
     return names
 
 
+def take_inputs(args: argparse.Namespace):
+    """Refuse a bad ``-o`` or ``--midi`` before any work, then load the motion (score, conform)."""
+    from motionscore.server.generation.audio_io import OutputExistsError, check_output_path
+
+    try:
+        check_output_path(args.output, args.force)
+    except (OutputExistsError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    check_midi_path(args)
+    return load_motion_file(args.motion)
+
+
 def check_midi_path(args: argparse.Namespace) -> None:
     """Refuse ``--midi FILE`` before any work: a .mid name, a folder that exists, no file in the way."""
     if not getattr(args, "midi", None):

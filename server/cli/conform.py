@@ -10,22 +10,15 @@ from motionscore.shared.genres import valid_genres_text
 from motionscore.shared.options import ConformOptions, OptionsError, ScoreOptions
 
 from .common import (
-    UserError, add_key_options, add_map_options, check_midi_path, deliver_take, load_motion_file, map_options,
-    on_server, progress_printer, 
+    UserError, add_key_options, add_map_options, deliver_take, map_options, on_server, progress_printer,
+    take_inputs,
 )
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
     from motionscore.server.conform.song import SongError, read_song
     from motionscore.server.conform.timemap import ConformError
-    from motionscore.server.generation.audio_io import OutputExistsError, check_output_path
-
-    try:
-        check_output_path(args.output, args.force)
-    except (OutputExistsError, ValueError) as exc:
-        raise UserError(str(exc)) from None
-    check_midi_path(args)
-    motion = load_motion_file(args.motion)
+    motion = take_inputs(args)
     try:
         options = ScoreOptions(genre=args.genre, sample_rate=args.sample_rate, channels=args.channels,
                                **map_options(args, motion.duration))

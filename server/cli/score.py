@@ -16,19 +16,12 @@ from motionscore.shared.tempo_map import alternatives_text
 
 from .common import (
     UserError, add_key_options, add_map_options, add_model_options, check_midi_path, deliver_take,
-    load_backbone_from_args, load_motion_file, map_options, on_server, progress_printer, write_midi,
+    load_backbone_from_args, load_motion_file, map_options, on_server, progress_printer, take_inputs, write_midi,
 )
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from motionscore.server.generation.audio_io import OutputExistsError, check_output_path
-
-    try:
-        check_output_path(args.output, args.force)
-    except (OutputExistsError, ValueError) as exc:
-        raise UserError(str(exc)) from None
-    check_midi_path(args)
-    motion = load_motion_file(args.motion)
+    motion = take_inputs(args)
     try:
         options = ScoreOptions(genre=args.genre, prompt=args.prompt or "", seed=args.seed,
                                backbone=args.backbone,

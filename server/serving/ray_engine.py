@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 
 from motionscore.shared import protocol as P
+from motionscore.shared.options import ConformOptions
 
 from .execution import Task, run_tasks
 from .service import Job, ScoreServer
@@ -143,7 +144,7 @@ class ScoringReplica:
         song, song_name, conform = None, "", None
         if message.get("type") == P.CONFORM:
             song, song_name = P.song_from_wire(message.get("song"))
-            conform = P.conform_options_from_wire(message.get("conform"))
+            conform = P.options_from_wire(message.get("conform"), ConformOptions)
         loop = asyncio.get_running_loop()
         messages: asyncio.Queue = asyncio.Queue()
         task = Task(motion=motion, options=options, label=str(message.get("id")), song=song, song_name=song_name,

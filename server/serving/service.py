@@ -20,6 +20,7 @@ import zmq
 
 from motionscore.shared import limits
 from motionscore.shared import protocol as P
+from motionscore.shared.options import ConformOptions
 from motionscore.shared.client import DEFAULT_ADDRESS
 from motionscore.shared.genres import GENRE_NAMES
 
@@ -271,7 +272,7 @@ class ScoreServer:
         song, song_name, conform = None, "", None
         if message["type"] == P.CONFORM:
             song, song_name = P.song_from_wire(message.get("song"))
-            conform = P.conform_options_from_wire(message.get("conform"))
+            conform = P.options_from_wire(message.get("conform"), ConformOptions)
         if song is None and options.backbone is not None and options.backbone != self.backbone.name:
             raise P.ProtocolError(P.E_WRONG_BACKBONE, f"this server runs backbone {self.backbone.name!r}, "
                                   f"not {options.backbone!r}")
