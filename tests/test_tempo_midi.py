@@ -227,3 +227,30 @@ def test_a_given_map_travels_in_the_options():
                 dict(map_beats=(0.5, 1.0), map_downbeats=(2,)), dict(map_downbeats=(0,))]:
         with pytest.raises(OptionsError):
             ScoreOptions(**bad)
+
+
+def test_synth_stems_are_the_takes_length_and_sum_to_it(tmp_path, capsys):
+    import soundfile as sf
+
+    from motionscore.server.cli import main
+
+    take = tmp_path / "take.wav"
+    assert main(["score", "examples/dance.npz", "-o", str(take), "-q", "--stems", str(tmp_path),
+                 "--sample-rate", "16000"]) == 0
+    mix, rate = sf.read(str(take), dtype="int16")
+    stems = [sf.read(str(tmp_path / f"take_{part}.wav"), dtype="int16")[0] for part in ("drums", "bass", "chords")]
+    assert all(stem.shape == mix.shape for stem in stems) and rate == 16000
+    residual = np.abs(sum(stem.astype(np.int32) for stem in stems) - mix.astype(np.int32))
+    assert residual.max() <= 2                                         # 16-bit rounding of three files
+    assert all(np.abs(stem).max() > 100 for stem in stems)             # each part plays
+    capsys.readouterr()
+    for extra, words in [(["--server"], "drop --server"), (["--backbone", "musicgen"], "only synth takes"),
+                         (["--beat-lock"], "drop --beat-lock")]:
+        assert main(["score", "examples/dance.npz", "-o", str(tmp_path / "x.wav"), "-q", "--stems", str(tmp_path),
+                     *extra]) == 2
+        assert words in capsys.readouterr().err
+    assert main(["score", "examples/dance.npz", "-o", str(tmp_path / "y.wav"), "-q", "--stems",
+                 str(tmp_path / "nowhere")]) == 2
+    (tmp_path / "z_drums.wav").write_bytes(b"mine")
+    assert main(["score", "examples/dance.npz", "-o", str(tmp_path / "z.wav"), "-q", "--stems", str(tmp_path)]) == 2
+    assert (tmp_path / "z_drums.wav").read_bytes() == b"mine" and not (tmp_path / "z.wav").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from motionscore.shared.tempo_map import alternatives_text
 
 
 from .common import (
+    Failure,
     UserError, add_key_options, add_map_options, add_model_options, check_midi_path, deliver_take,
     load_backbone_from_args, load_motion_file, map_options, on_server, progress_printer, take_inputs, write_midi,
 )
@@ -31,6 +33,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         options.check_motion(motion.duration)
     except OptionsError as exc:
         raise UserError(str(exc)) from None
+    stem_paths = stem_outputs(args, options)
     show = progress_printer(not args.quiet and sys.stderr.isatty())
     if args.server:
         result = on_server(args, lambda client: client.score(motion, options, on_progress=show))
@@ -45,7 +48,50 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         result = score_motion(motion, options, backbone, show)
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
-    return deliver_take(args, audio, sample_rate, metadata)
+    code = deliver_take(args, audio, sample_rate, metadata)
+    if stem_paths:
+        write_stems(stem_paths, result, options, args.force)
+    return code
+
+
+def stem_outputs(args: argparse.Namespace, options: ScoreOptions) -> dict[str, Path]:
+    """``--stems DIR``: the file of each synth part (DIR/<take>_<part><suffix>), refused before any
+    work when stems cannot be made or a file is in the way."""
+    if not args.stems:
+        return {}
+    from motionscore.shared.synth.arrangement import PARTS
+
+    if args.server:
+        raise UserError("--stems: stems are made in-process (the synth); drop --server")
+    if (args.backbone or "synth") != "synth":
+        raise UserError(f"--stems: only synth takes have parts; {args.backbone} makes one mixed track")
+    if options.beat_lock:
+        raise UserError("--stems: a beat-locked take is re-timed as a whole; drop --beat-lock")
+    folder, output = Path(args.stems), Path(args.output)
+    if not folder.is_dir():
+        raise UserError(f"--stems {folder}: no such folder")
+    paths = {part: folder / f"{output.stem}_{part}{output.suffix}" for part in PARTS}
+    taken = [str(p) for p in paths.values() if p.exists()]
+    if taken and not args.force:
+        raise UserError(f"--stems: {taken[0]} exists; choose another folder or pass --force to overwrite it")
+    return paths
+
+
+def write_stems(paths: dict[str, Path], result, options: ScoreOptions, force: bool) -> None:
+    """Render the take's parts again (the synth is deterministic) and write each; they sum to the take."""
+    import numpy as np
+
+    from motionscore.server.generation.audio_io import write_audio
+    from motionscore.shared.synth import render
+
+    meta = result.metadata
+    take = render(result.rhythm, meta["duration_s"], result.sample_rate, genre=meta["genre"], seed=options.seed,
+                  prompt=options.prompt, stems=True)
+    if not np.allclose(sum(take.stems.values()), result.audio, atol=1e-5):
+        raise Failure("--stems: the parts rendered again do not sum to the take; nothing more was written")
+    for part, path in paths.items():
+        write_audio(path, take.stems[part], result.sample_rate, force=force)
+    print(f"wrote stems {', '.join(p.name for p in paths.values())}", file=sys.stderr)
 
 
 def cmd_rhythm(args: argparse.Namespace) -> int:
@@ -137,6 +183,9 @@ def register(sub) -> None:
     score.add_argument("--json", action="store_true", help="print the take's metadata as JSON")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.add_argument("--plot", default=None, metavar="PNG", help="also draw the take's beat timeline")
+    score.add_argument("--stems", default=None, metavar="DIR",
+                       help="synth takes: also write each part (drums, bass, chords) as DIR/<take>_<part>, "
+                            "exactly the take's length, summing to it")
     add_map_options(score)
     add_key_options(score)
     add_model_options(score)

@@ -100,18 +100,28 @@ def choose_genre(tempo_bpm: float | None, seed: int, meter: int | None = None) -
     return min(distances)[2]
 
 
+#: The parts a take is made of (its stems), in mixing order.
+PARTS = ("drums", "bass", "chords")
+
+
 class _Mixer:
-    """Accumulates notes into one buffer; notes may start before 0 or run past the end."""
+    """Accumulates notes into one buffer per part; notes may start before 0 or run past the end."""
 
     def __init__(self, num_samples: int, sr: int):
-        self.buffer = np.zeros(num_samples, dtype=np.float64)
+        self.parts = {part: np.zeros(num_samples, dtype=np.float64) for part in PARTS}
         self.sr = sr
 
-    def add(self, t: float, note: np.ndarray, gain: float) -> None:
+    def add(self, t: float, note: np.ndarray, gain: float, part: str) -> None:
+        buffer = self.parts[part]
         start = int(round(t * self.sr))
-        lo, hi = max(start, 0), min(start + note.shape[0], self.buffer.shape[0])
+        lo, hi = max(start, 0), min(start + note.shape[0], buffer.shape[0])
         if hi > lo:
-            self.buffer[lo:hi] += gain * note[lo - start:hi - start]
+            buffer[lo:hi] += gain * note[lo - start:hi - start]
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The mix before mastering."""
+        return self.parts["drums"] + self.parts["bass"] + self.parts["chords"]
 
 
 @dataclass
@@ -124,6 +134,8 @@ class SynthTake:
     notes: list[str] = field(default_factory=list)
     #: What the synth chose: tempo (BPM), meter, key, progression, style name.
     info: dict = field(default_factory=dict)
+    #: With ``stems=True``: float32 (num_samples,) per part (PARTS), summing to ``audio``.
+    stems: dict | None = None
 
 
 def num_samples(duration: float, sample_rate: int) -> int:
@@ -132,7 +144,7 @@ def num_samples(duration: float, sample_rate: int) -> int:
 
 
 def render(rhythm: Rhythm, duration: float, sample_rate: int, genre: str | None = None, seed: int = 0,
-           prompt: str = "", progress: ProgressFn = no_progress) -> SynthTake:
+           prompt: str = "", progress: ProgressFn = no_progress, stems: bool = False) -> SynthTake:
     """Music on ``rhythm``'s tempo map (its beats, bars and meter), ``duration`` seconds long.
 
     Args:
@@ -143,6 +155,8 @@ def render(rhythm: Rhythm, duration: float, sample_rate: int, genre: str | None 
         seed: picks the key, the progression and the fills.
         prompt: free text; the synth cannot follow it and says so in the notes.
         progress: called between beats; may raise ``Cancelled``.
+        stems: also return each part as mastered in the mix: the master's per-sample gain (its
+            soft clip, level and fades) applied to the part, so the stems sum to the take.
     """
     rng = np.random.default_rng(seed)
     notes: list[str] = []
@@ -162,11 +176,16 @@ def render(rhythm: Rhythm, duration: float, sample_rate: int, genre: str | None 
     progression = style.progressions[int(rng.integers(len(style.progressions)))]
     mixer = _Mixer(num_samples(duration, sample_rate), sample_rate)
     _render(mixer, style, bar_patterns(style, meter), grid, bars, key_root, progression, rng, progress)
-    audio = _master(mixer.buffer, sample_rate)
+    mix = mixer.buffer
+    audio = _master(mix, sample_rate)
+    parts = None
+    if stems:
+        gain = np.divide(audio, mix, out=np.zeros_like(mix), where=mix != 0)
+        parts = {part: (buffer * gain).astype(np.float32) for part, buffer in mixer.parts.items()}
     tempo = float(60.0 / np.median(np.diff(grid))) if grid.size >= 2 else style.default_bpm
     info = {"tempo_bpm": round(tempo, 2), "meter": meter, "key": _key_name(key_root, style.minor),
             "progression": list(progression), "style": style.name}
-    return SynthTake(audio=audio, genre=genre, notes=notes, info=info)
+    return SynthTake(audio=audio, genre=genre, notes=notes, info=info, stems=parts)
 
 
 def _key_name(root: int, minor: bool) -> str:
@@ -222,36 +241,36 @@ def _render(mixer: _Mixer, style: Style, bar: BarPatterns, grid: np.ndarray, bar
             # A kick on every quarter keeps the pulse unambiguous (beat trackers otherwise lock to
             # half or double time); the style's own off-quarter kicks add the groove, softer.
             if j == 0:
-                mixer.add(t, kick, GAINS["kick"] * human)
+                mixer.add(t, kick, GAINS["kick"] * human, "drums")
                 if pickup:
-                    mixer.add(t, closed, GAINS["hat"] * human)
+                    mixer.add(t, closed, GAINS["hat"] * human, "drums")
             if pickup:
                 continue
             if j != 0 and bar.kick[step] != ".":
-                mixer.add(t, kick, GAINS["kick"] * (EDGE_OFFBEAT_KICK if slow or fast else OFFBEAT_KICK) * human)
+                mixer.add(t, kick, GAINS["kick"] * (EDGE_OFFBEAT_KICK if slow or fast else OFFBEAT_KICK) * human, "drums")
             fill = bar_number in fill_bars and beat_in_bar == meter - 1 and j in (1, 2, 3)
             if bar.snare[step] != "." or fill:
-                mixer.add(t, backbeat, GAINS["snare"] * human * (0.6 if fill else 1.0))
+                mixer.add(t, backbeat, GAINS["snare"] * human * (0.6 if fill else 1.0), "drums")
             elif j == 0 and fast:
                 # Above ~130 BPM a backbeat on 2 and 4 only reads as half time: ghost 1 and 3.
-                mixer.add(t, backbeat, GAINS["snare"] * FAST_GHOST * human)
+                mixer.add(t, backbeat, GAINS["snare"] * FAST_GHOST * human, "drums")
             hat = bar.hats[step]
             if hat != ".":
                 accent = 1.0 if j == 0 else (0.6 * SLOW_OFFBEAT_HAT if slow else 0.6)
-                mixer.add(t, opened if hat == "o" else closed, GAINS["hat"] * accent * human)
+                mixer.add(t, opened if hat == "o" else closed, GAINS["hat"] * accent * human, "drums")
             b = bar.bass[step]
             if b != ".":
                 length = period * _steps_until_next(bar.bass, step) / 4
                 pitch = bass_root + {"x": 0, "5": 7, "8": 12}[b]
                 note = cached(("bass", pitch, round(length, 2)),
                               lambda: voices.bass(sr, pitch, round(length, 2), style.bass_voice))
-                mixer.add(t, note, GAINS["bass"] * pitched * human)
+                mixer.add(t, note, GAINS["bass"] * pitched * human, "bass")
             if bar.chord_rhythm[step] != ".":
                 length = period * _steps_until_next(bar.chord_rhythm, step) / 4
                 length = min(length, period * meter) if style.chord_voice != "stab" else min(length, period / 2)
                 note = cached(("chord", chord_symbol, round(length, 2)),
                               lambda: voices.chord(sr, chord_pitches, round(length, 2), style.chord_voice))
-                mixer.add(t, note, GAINS["chord"] * pitched * human)
+                mixer.add(t, note, GAINS["chord"] * pitched * human, "chords")
     progress(1.0, "mixing")
 
 
