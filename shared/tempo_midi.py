@@ -48,10 +48,17 @@ def beat_clock(beats: np.ndarray, duration: float) -> tuple[np.ndarray, int]:
     return np.concatenate([lead, beats, tail]), pickup
 
 
-def write_tempo_map(path: str | Path, tempo_map: TempoMap, hit_names=(), title: str = "motionscore tempo map") -> Path:
-    """Write ``tempo_map`` as an SMF of type 1 (one tempo track) and return the path.
+#: Note tracks of a synth take's parts: (General MIDI channel, 0-based; program or None).
+PART_CHANNELS = {"drums": (9, None), "bass": (0, 33), "chords": (1, 89)}
 
-    ``hit_names``: a name per hit (default "hit 1", "hit 2", ...). Needs at least two beats.
+
+def write_tempo_map(path: str | Path, tempo_map: TempoMap, hit_names=(), title: str = "motionscore tempo map",
+                    parts: dict | None = None) -> Path:
+    """Write ``tempo_map`` as an SMF of type 1 (the tempo track first) and return the path.
+
+    ``hit_names``: a name per hit (default "hit 1", "hit 2", ...). ``parts``: what a synth take
+    played, part -> [(start s, length s, MIDI pitches, gain)], one note track each (drums on
+    General MIDI channel 10). Needs at least two beats.
     """
     import mido
 
@@ -93,9 +100,36 @@ def write_tempo_map(path: str | Path, tempo_map: TempoMap, hit_names=(), title: 
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     midi = mido.MidiFile(type=1, ticks_per_beat=PPQ)
     midi.tracks.append(track)
+    for part, notes in (parts or {}).items():
+        midi.tracks.append(_note_track(mido, part, notes, clock))
     path = Path(path)
     midi.save(str(path))
     return path
+
+
+def _note_track(mido, part: str, notes, clock: np.ndarray):
+    """One part's notes as a track on its General MIDI channel, velocities from the notes' gains."""
+    channel, program = PART_CHANNELS.get(part, (2, None))
+    loudest = max((gain for *_, gain in notes), default=1.0) or 1.0
+    events = []
+    for start, length, pitches, gain in notes:
+        if start < 0 or start >= clock[-1]:
+            continue
+        on = int(round(seconds_to_ticks(clock, start)))
+        off = max(on + 1, int(round(seconds_to_ticks(clock, min(start + length, clock[-1])))))
+        velocity = int(np.clip(round(127 * gain / loudest), 1, 127))
+        for pitch in pitches:
+            events.append((on, 1, mido.Message("note_on", channel=channel, note=int(pitch), velocity=velocity)))
+            events.append((off, 0, mido.Message("note_off", channel=channel, note=int(pitch), velocity=0)))
+    events.sort(key=lambda e: (e[0], e[1]))  # a note ends before the next one on its key starts
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=part)])
+    if program is not None:
+        track.append(mido.Message("program_change", channel=channel, program=program))
+    now = 0
+    for tick, _, message in events:
+        track.append(message.copy(time=tick - now))
+        now = tick
+    return track
 
 
 def map_from_record(record: dict, duration: float) -> TempoMap:

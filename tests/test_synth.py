@@ -177,8 +177,8 @@ def test_the_music_plays_the_maps_bars_in_three_four(genre, monkeypatch):
         monkeypatch.setattr(synth.voices, name, tagged)
     played = []
     add = synth._Mixer.add
-    monkeypatch.setattr(synth._Mixer, "add", lambda self, t, note, gain, part: (played.append((t, note)),
-                                                                           add(self, t, note, gain, part)))
+    monkeypatch.setattr(synth._Mixer, "add", lambda self, t, note, gain, *rest: (played.append((t, note)),
+                                                                           add(self, t, note, gain, *rest)))
     accents = beat_times(24.0, 100)
     rhythm = extract_rhythm(synthetic_dance(accents, 24.0, genre="JB", seed=2), meter=3)
     request = GenerationRequest(rhythm=rhythm, duration=24.0, sample_rate=SR, genre=genre, seed=0)

@@ -53,6 +53,8 @@ def read_smf(path) -> dict:
             else:
                 if data[pos] & 0x80:
                     status, pos = data[pos], pos + 1
+                if status & 0xF0 == 0x90 and data[pos + 1] > 0:
+                    events.append(("note", tick, (status & 0x0F, data[pos])))
                 pos += 1 if status & 0xF0 in (0xC0, 0xD0) else 2
         pos = end
     return {"type": kind, "tracks": tracks, "ppq": division, "events": events}
@@ -254,3 +256,19 @@ def test_synth_stems_are_the_takes_length_and_sum_to_it(tmp_path, capsys):
     (tmp_path / "z_drums.wav").write_bytes(b"mine")
     assert main(["score", "examples/dance.npz", "-o", str(tmp_path / "z.wav"), "-q", "--stems", str(tmp_path)]) == 2
     assert (tmp_path / "z_drums.wav").read_bytes() == b"mine" and not (tmp_path / "z.wav").exists()
+
+
+def test_a_synth_takes_midi_has_a_track_per_part_with_the_kicks_on_the_beats(tmp_path):
+    from motionscore.server.cli import main
+
+    midi = tmp_path / "take.mid"
+    assert main(["score", "examples/dance.npz", "-o", str(tmp_path / "take.wav"), "-q", "--json", "--midi", str(midi),
+                 "--sample-rate", "16000"]) == 0
+    smf = read_smf(midi)
+    assert smf["tracks"] == 4                                          # tempo, drums, bass, chords
+    notes = [v for k, _, v in smf["events"] if k == "note"]
+    assert {c for c, _ in notes} == {9, 0, 1}                          # drums on GM channel 10
+    kicks = sorted(t for k, t, v in smf["events"] if k == "note" and v == (9, 36))
+    first = next(t for k, t, v in smf["events"] if k == "marker" and v == "first beat")
+    beat_ticks = range(first, kicks[-1] + 1, smf["ppq"])
+    assert set(beat_ticks) <= set(kicks)                               # a kick on every beat of the map

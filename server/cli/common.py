@@ -164,8 +164,9 @@ def check_midi_path(args: argparse.Namespace) -> None:
         raise UserError(f"--midi {path} exists; choose another name or pass --force to overwrite it")
 
 
-def write_midi(args: argparse.Namespace, tempo_map: dict | None, duration: float) -> None:
-    """Write ``--midi`` from a take's tempo map record (metadata ``tempo_map``), if asked."""
+def write_midi(args: argparse.Namespace, tempo_map: dict | None, duration: float, parts: dict | None = None) -> None:
+    """Write ``--midi`` from a take's tempo map record (metadata ``tempo_map``), if asked, with the
+    note tracks of a synth take's ``parts`` (:attr:`SynthTake.events`)."""
     if not getattr(args, "midi", None):
         return
     from motionscore.shared.tempo_midi import MidiMapError, map_from_record, write_tempo_map
@@ -176,7 +177,7 @@ def write_midi(args: argparse.Namespace, tempo_map: dict | None, duration: float
     tempo = map_from_record(tempo_map, duration)
     try:
         path = write_tempo_map(args.midi, tempo, [names.get(round(float(h), 4), f"hit {i + 1}")
-                                                  for i, h in enumerate(tempo.hits)])
+                                                  for i, h in enumerate(tempo.hits)], parts=parts)
     except (MidiMapError, OSError) as exc:
         raise Failure(f"--midi {args.midi}: {exc}") from None
     print(f"wrote {path} (tempo map: {tempo_map.get('summary', '')})", file=sys.stderr)
@@ -254,9 +255,9 @@ def on_server(args: argparse.Namespace, call):
 REFUSALS = ("bad_motion", "bad_options", "wrong_backbone", "bad_song")
 
 
-def deliver_take(args: argparse.Namespace, audio, sample_rate: int, metadata: dict) -> int:
+def deliver_take(args: argparse.Namespace, audio, sample_rate: int, metadata: dict, parts: dict | None = None) -> int:
     """Write a take to ``args.output`` (never over a file that appeared meanwhile), draw ``--plot``,
-    print ``--json`` or the summary."""
+    write ``--midi`` (with ``parts``' note tracks), print ``--json`` or the summary."""
     from motionscore.server.generation.audio_io import OutputExistsError, mono_mix, write_audio
 
     try:
@@ -274,7 +275,7 @@ def deliver_take(args: argparse.Namespace, audio, sample_rate: int, metadata: di
                       metrics={"F1": m["f1"], "alignment": m["alignment"]}, tolerance=m["tolerance_s"],
                       bars=bars, hits=tempo_map.get("hits_s", []), accents=tempo_map.get("accents_s", []),
                       reference_label="tempo map beats")
-    write_midi(args, metadata.get("tempo_map"), float(metadata["duration_s"]))
+    write_midi(args, metadata.get("tempo_map"), float(metadata["duration_s"]), parts)
     if args.json:
         print(json.dumps({"output": str(path), **metadata}, indent=2))
     else:

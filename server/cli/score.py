@@ -48,9 +48,10 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         result = score_motion(motion, options, backbone, show)
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
-    code = deliver_take(args, audio, sample_rate, metadata)
+    take = synth_parts(args, result, options) if not args.server else None
+    code = deliver_take(args, audio, sample_rate, metadata, take.events if take is not None else None)
     if stem_paths:
-        write_stems(stem_paths, result, options, args.force)
+        write_stems(stem_paths, take, result.sample_rate, args.force)
     return code
 
 
@@ -77,20 +78,29 @@ def stem_outputs(args: argparse.Namespace, options: ScoreOptions) -> dict[str, P
     return paths
 
 
-def write_stems(paths: dict[str, Path], result, options: ScoreOptions, force: bool) -> None:
-    """Render the take's parts again (the synth is deterministic) and write each; they sum to the take."""
+def synth_parts(args: argparse.Namespace, result, options: ScoreOptions):
+    """The parts of an in-process synth take, for ``--stems`` and ``--midi``'s note tracks: the take
+    rendered again (the synth is deterministic), checked to be the take. None for other takes."""
     import numpy as np
 
-    from motionscore.server.generation.audio_io import write_audio
     from motionscore.shared.synth import render
 
     meta = result.metadata
+    if not (args.stems or args.midi) or meta["backbone"] != "synth" or meta["beat_lock"] or result.audio.ndim != 1:
+        return None
     take = render(result.rhythm, meta["duration_s"], result.sample_rate, genre=meta["genre"], seed=options.seed,
-                  prompt=options.prompt, stems=True)
-    if not np.allclose(sum(take.stems.values()), result.audio, atol=1e-5):
-        raise Failure("--stems: the parts rendered again do not sum to the take; nothing more was written")
+                  prompt=options.prompt, stems=bool(args.stems))
+    if not np.array_equal(take.audio, result.audio):
+        raise Failure("the synth's parts rendered again differ from the take; no stems or note tracks were written")
+    return take
+
+
+def write_stems(paths: dict[str, Path], take, sample_rate: int, force: bool) -> None:
+    """Write each part of ``take`` (they sum to it)."""
+    from motionscore.server.generation.audio_io import write_audio
+
     for part, path in paths.items():
-        write_audio(path, take.stems[part], result.sample_rate, force=force)
+        write_audio(path, take.stems[part], sample_rate, force=force)
     print(f"wrote stems {', '.join(p.name for p in paths.values())}", file=sys.stderr)
 
 

@@ -102,6 +102,10 @@ def choose_genre(tempo_bpm: float | None, seed: int, meter: int | None = None) -
 
 #: The parts a take is made of (its stems), in mixing order.
 PARTS = ("drums", "bass", "chords")
+#: General MIDI drum keys of the synth's drum sounds.
+GM_KICK, GM_SNARE, GM_CLAP, GM_CLOSED_HAT, GM_OPEN_HAT = 36, 38, 39, 42, 46
+#: Length written for a drum hit in note tracks (s).
+DRUM_NOTE_S = 0.05
 
 
 class _Mixer:
@@ -110,8 +114,15 @@ class _Mixer:
     def __init__(self, num_samples: int, sr: int):
         self.parts = {part: np.zeros(num_samples, dtype=np.float64) for part in PARTS}
         self.sr = sr
+        #: What each part played: (start s, length s, MIDI pitches, gain), for note tracks.
+        self.events: dict[str, list] = {part: [] for part in PARTS}
 
-    def add(self, t: float, note: np.ndarray, gain: float, part: str) -> None:
+    def add(self, t: float, note: np.ndarray, gain: float, part: str, pitches: tuple = (),
+            length: float | None = None) -> None:
+        """Mix ``note`` (samples) at ``t`` s into ``part``; ``pitches`` (MIDI numbers; General MIDI
+        drum keys for the drums) and ``length`` (s, default the sound's) describe it as notes."""
+        if pitches:
+            self.events[part].append((t, length if length is not None else note.shape[0] / self.sr, pitches, gain))
         buffer = self.parts[part]
         start = int(round(t * self.sr))
         lo, hi = max(start, 0), min(start + note.shape[0], buffer.shape[0])
@@ -136,6 +147,8 @@ class SynthTake:
     info: dict = field(default_factory=dict)
     #: With ``stems=True``: float32 (num_samples,) per part (PARTS), summing to ``audio``.
     stems: dict | None = None
+    #: What each part played: (start s, length s, MIDI pitches, gain) per note (drums: GM keys).
+    events: dict = field(default_factory=dict)
 
 
 def num_samples(duration: float, sample_rate: int) -> int:
@@ -185,7 +198,7 @@ def render(rhythm: Rhythm, duration: float, sample_rate: int, genre: str | None 
     tempo = float(60.0 / np.median(np.diff(grid))) if grid.size >= 2 else style.default_bpm
     info = {"tempo_bpm": round(tempo, 2), "meter": meter, "key": _key_name(key_root, style.minor),
             "progression": list(progression), "style": style.name}
-    return SynthTake(audio=audio, genre=genre, notes=notes, info=info, stems=parts)
+    return SynthTake(audio=audio, genre=genre, notes=notes, info=info, stems=parts, events=mixer.events)
 
 
 def _key_name(root: int, minor: bool) -> str:
@@ -204,6 +217,7 @@ def _render(mixer: _Mixer, style: Style, bar: BarPatterns, grid: np.ndarray, bar
         backbeat = voices.clap(sr, drum_rng)
     else:
         backbeat = voices.snare(sr, drum_rng, brush=style.snare_voice == "brush")
+    backbeat_key = GM_CLAP if style.snare_voice == "clap" else GM_SNARE
     closed, opened = voices.hat(sr, drum_rng), voices.hat(sr, drum_rng, open_=True)
     note_cache: dict[tuple, np.ndarray] = {}
 
@@ -241,36 +255,40 @@ def _render(mixer: _Mixer, style: Style, bar: BarPatterns, grid: np.ndarray, bar
             # A kick on every quarter keeps the pulse unambiguous (beat trackers otherwise lock to
             # half or double time); the style's own off-quarter kicks add the groove, softer.
             if j == 0:
-                mixer.add(t, kick, GAINS["kick"] * human, "drums")
+                mixer.add(t, kick, GAINS["kick"] * human, "drums", (GM_KICK,), DRUM_NOTE_S)
                 if pickup:
-                    mixer.add(t, closed, GAINS["hat"] * human, "drums")
+                    mixer.add(t, closed, GAINS["hat"] * human, "drums", (GM_CLOSED_HAT,), DRUM_NOTE_S)
             if pickup:
                 continue
             if j != 0 and bar.kick[step] != ".":
-                mixer.add(t, kick, GAINS["kick"] * (EDGE_OFFBEAT_KICK if slow or fast else OFFBEAT_KICK) * human, "drums")
+                mixer.add(t, kick, GAINS["kick"] * (EDGE_OFFBEAT_KICK if slow or fast else OFFBEAT_KICK) * human, "drums",
+                           (GM_KICK,), DRUM_NOTE_S)
             fill = bar_number in fill_bars and beat_in_bar == meter - 1 and j in (1, 2, 3)
             if bar.snare[step] != "." or fill:
-                mixer.add(t, backbeat, GAINS["snare"] * human * (0.6 if fill else 1.0), "drums")
+                mixer.add(t, backbeat, GAINS["snare"] * human * (0.6 if fill else 1.0), "drums", (backbeat_key,),
+                          DRUM_NOTE_S)
             elif j == 0 and fast:
                 # Above ~130 BPM a backbeat on 2 and 4 only reads as half time: ghost 1 and 3.
-                mixer.add(t, backbeat, GAINS["snare"] * FAST_GHOST * human, "drums")
+                mixer.add(t, backbeat, GAINS["snare"] * FAST_GHOST * human, "drums", (backbeat_key,), DRUM_NOTE_S)
             hat = bar.hats[step]
             if hat != ".":
                 accent = 1.0 if j == 0 else (0.6 * SLOW_OFFBEAT_HAT if slow else 0.6)
-                mixer.add(t, opened if hat == "o" else closed, GAINS["hat"] * accent * human, "drums")
+                mixer.add(t, opened if hat == "o" else closed, GAINS["hat"] * accent * human, "drums",
+                          (GM_OPEN_HAT if hat == "o" else GM_CLOSED_HAT,), DRUM_NOTE_S)
             b = bar.bass[step]
             if b != ".":
                 length = period * _steps_until_next(bar.bass, step) / 4
                 pitch = bass_root + {"x": 0, "5": 7, "8": 12}[b]
                 note = cached(("bass", pitch, round(length, 2)),
                               lambda: voices.bass(sr, pitch, round(length, 2), style.bass_voice))
-                mixer.add(t, note, GAINS["bass"] * pitched * human, "bass")
+                mixer.add(t, note, GAINS["bass"] * pitched * human, "bass", (int(round(pitch)),), round(length, 2))
             if bar.chord_rhythm[step] != ".":
                 length = period * _steps_until_next(bar.chord_rhythm, step) / 4
                 length = min(length, period * meter) if style.chord_voice != "stab" else min(length, period / 2)
                 note = cached(("chord", chord_symbol, round(length, 2)),
                               lambda: voices.chord(sr, chord_pitches, round(length, 2), style.chord_voice))
-                mixer.add(t, note, GAINS["chord"] * pitched * human, "chords")
+                mixer.add(t, note, GAINS["chord"] * pitched * human, "chords",
+                          tuple(int(round(p)) for p in chord_pitches), round(length, 2))
     progress(1.0, "mixing")
 
 
