@@ -177,21 +177,19 @@ def plan_conform(song: SongBeats, song_duration: float, map_beats: np.ndarray, m
             f"pass --force to do it anyway")
     if start_s is not None and not 0 <= start_s < song_duration:
         raise ConformError(f"{name}: --start {start_s:g} s lies outside the song (0-{song_duration:.1f} s)")
+    pickup = 0  # map beats before the map's first bar
     if bars:
         pickup = int(map_downbeats[0]) if len(map_downbeats) and map_downbeats[0] < beats_out.size else 0
         candidates = song_down[song_down >= pickup]
         if candidates.size == 0:
             raise ConformError(f"{name}: no bar of the song leaves room for the map's {pickup} pickup beats")
-        anchor = start_s if start_s is not None else -np.inf
-        first = int(candidates[np.argmin(np.abs(song_beats[candidates] - anchor))]) if start_s is not None \
-            else int(candidates[0])
-        first -= pickup
+        section = int(candidates[0]) if start_s is None else \
+            int(candidates[np.argmin(np.abs(song_beats[candidates] - start_s))])
     else:
-        anchor = beats_out[0] if start_s is None else start_s
-        first = int(np.argmin(np.abs(song_beats - anchor)))
+        section = int(np.argmin(np.abs(song_beats - (beats_out[0] if start_s is None else start_s))))
+    first = section - pickup  # the song beat under the map's first beat
     bar = int(np.median(np.diff(song_down))) if song_down.size >= 2 else song.meter
     last = song_beats.size - 1  # the last beat that can start a segment is last - 1
-    section = first + (int(map_downbeats[0]) if bars and len(map_downbeats) else 0)
     span = ((last - section) // bar) * bar if loop else 0
     if loop and span < bar:
         raise ConformError(f"{name}: less than one bar of the song after {song_beats[section]:.1f} s to loop")
