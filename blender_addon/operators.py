@@ -231,25 +231,29 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
             if bpy.app.background:
                 print(f"motionscore: {note}", file=sys.stderr)
         if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
-            return self._run_blocking(context, client, sampled, options)
+            return _run_blocking(self, context, client, sampled, [
+                (lambda c, o=o: c.score(sampled.motion, o, on_progress=_print_progress), o) for o in options])
         _start_polling(context, client, [client.submit(sampled.motion, o) for o in options], seeds, sampled, hits)
         return {"FINISHED"}
 
-    def _run_blocking(self, context, client, sampled, options):
-        results = []
-        try:
-            for o in options:
-                result = client.score(sampled.motion, o, on_progress=lambda f, s: _print_progress(f, s))
-                results.append((result, o))
-        except ServerError as exc:
-            return self._fail(context, f"{exc.message}")
-        finally:
-            client.close()
-        try:
-            _place_results(context.scene, results, sampled.frame_start, sampled.frame_end, self.report)
-        except SequencerError as exc:
-            return self._fail(context, str(exc))
-        return {"FINISHED"}
+
+
+def _run_blocking(operator, context, client, sampled, requests) -> set:
+    """Make each take of ``requests`` ((make(client) -> result, its options)) and wait for it, then
+    place them all; any failure is the operator's one-line error."""
+    results = []
+    try:
+        for make, options in requests:
+            results.append((make(client), options))
+    except ServerError as exc:
+        return operator._fail(context, exc.message)
+    finally:
+        client.close()
+    try:
+        _place_results(context.scene, results, sampled.frame_start, sampled.frame_end, operator.report)
+    except SequencerError as exc:
+        return operator._fail(context, str(exc))
+    return {"FINISHED"}
 
 
 def _start_polling(context, client, job_ids: list[str], seeds: list[int], sampled, hits) -> None:
@@ -336,18 +340,9 @@ class MOTIONSCORE_OT_fit_song(bpy.types.Operator):
             self.report({"INFO"}, f"motionscore: {note}")
         name = os.path.basename(path)
         if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
-            try:
-                result = client.conform(sampled.motion, options, song, name, conform,
-                                        on_progress=lambda f, s: _print_progress(f, s))
-            except ServerError as exc:
-                return self._fail(context, exc.message)
-            finally:
-                client.close()
-            try:
-                _place_results(context.scene, [(result, options)], sampled.frame_start, sampled.frame_end, self.report)
-            except SequencerError as exc:
-                return self._fail(context, str(exc))
-            return {"FINISHED"}
+            return _run_blocking(self, context, client, sampled, [
+                (lambda c: c.conform(sampled.motion, options, song, name, conform, on_progress=_print_progress),
+                 options)])
         job = client.submit_conform(sampled.motion, options, song, name, conform)
         _start_polling(context, client, [job], [settings.seed], sampled, hits)
         return {"FINISHED"}
