@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import bpy
 
@@ -27,7 +27,7 @@ from .sequencer import SequencerError, place_take
 from .tempo_files import given_map_options
 from .shared import limits
 from .shared.builtin import BACKBONE as BUILTIN_BACKBONE
-from .shared.builtin import ENGINE_ENV, BuiltinEngine
+from .shared.builtin import ENGINE_ENV, BuiltinEngine, take_parts
 from .shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from .shared.options import ConformOptions, OptionsError, ScoreOptions
 from .shared.tempo_map import ALTERNATIVES, alternatives_text
@@ -44,12 +44,9 @@ class ActiveJob:
     client: ScoreClient | BuiltinEngine
     scene_name: str
     job_ids: list[str]
-    seeds: list[int]
-    frame_start: int
-    frame_end: int
-    hits: tuple = ()
-    heard: bool = False
-    results: dict = field(default_factory=dict)
+    #: The options each job was sent with, in job order.
+    options: list[ScoreOptions]
+    sampled: object  # the SampledScene the jobs score (its motion and frame range)
 
 
 _active: ActiveJob | None = None
@@ -157,11 +154,27 @@ def _settings_record(result, options: ScoreOptions) -> dict:
             "f1": metrics.get("f1"), "sample_rate": result.sample_rate}
 
 
-def _place_results(scene, job_results: list, frame_start: int, frame_end: int, report) -> None:
+def _take_stems(settings, result, options: ScoreOptions, motion, report) -> dict | None:
+    """The take's parts when the panel asks for Stems, else None (with a warning when it has none)."""
+    if not settings.stems:
+        return None
+    take = take_parts(result, options, motion)
+    if take is None:
+        why = ("only synth takes have parts" if result.metadata.get("backbone") != BUILTIN_BACKBONE
+               else "this synth does not reproduce the take (the server runs another version)")
+        report({"WARNING"}, f"motionscore: no stems: {why}; placed the mixed take")
+        return None
+    return take.stems
+
+
+def _place_results(scene, job_results: list, sampled, report) -> None:
+    """Place each (result, the options it was made with) as a take over the sampled frame range."""
     settings = scene.motionscore
+    frame_start, frame_end = sampled.frame_start, sampled.frame_end
     for result, options in job_results:
+        stems = _take_stems(settings, result, options, sampled.motion, report)
         strip, path, warning = place_take(scene, result.audio, result.sample_rate, frame_start, frame_end,
-                                          _settings_record(result, options))
+                                          _settings_record(result, options), stems)
         if warning:
             report({"WARNING"}, warning)
         alignment = (result.metadata.get("metrics") or {}).get("alignment")
@@ -169,7 +182,9 @@ def _place_results(scene, job_results: list, frame_start: int, frame_end: int, r
         settings.last_file = str(path)
         text = "n/a" if alignment is None else f"{alignment:.2f}"
         engine = " (built-in engine)" if result.metadata.get("engine") == "built-in" else ""
-        report({"INFO"}, f"motionscore: take '{strip.name}' on channel {strip.channel}, alignment {text}{engine}")
+        parts = f" as {len(stems)} stems" if stems else ""
+        report({"INFO"}, f"motionscore: take '{strip.name}'{parts} on channel {strip.channel}, "
+                         f"alignment {text}{engine}")
     if job_results:
         # The bars of the last take; the user's own markers stay as they are.
         tempo_map = job_results[-1][0].metadata.get("tempo_map") or {}
@@ -233,7 +248,7 @@ class MOTIONSCORE_OT_score_animation(bpy.types.Operator):
         if self.mode == "BLOCKING" or (self.mode == "AUTO" and bpy.app.background):
             return _run_blocking(self, context, client, sampled, [
                 (lambda c, o=o: c.score(sampled.motion, o, on_progress=_print_progress), o) for o in options])
-        _start_polling(context, client, [client.submit(sampled.motion, o) for o in options], seeds, sampled, hits)
+        _start_polling(context, client, [client.submit(sampled.motion, o) for o in options], options, sampled)
         return {"FINISHED"}
 
 
@@ -250,17 +265,16 @@ def _run_blocking(operator, context, client, sampled, requests) -> set:
     finally:
         client.close()
     try:
-        _place_results(context.scene, results, sampled.frame_start, sampled.frame_end, operator.report)
+        _place_results(context.scene, results, sampled, operator.report)
     except SequencerError as exc:
         return operator._fail(context, str(exc))
     return {"FINISHED"}
 
 
-def _start_polling(context, client, job_ids: list[str], seeds: list[int], sampled, hits) -> None:
+def _start_polling(context, client, job_ids: list[str], options: list[ScoreOptions], sampled) -> None:
     """Hold the submitted jobs as the active request and poll them from a main-thread timer."""
     global _active
-    _active = ActiveJob(client, context.scene.name, job_ids, seeds, sampled.frame_start, sampled.frame_end,
-                        tuple(hits))
+    _active = ActiveJob(client, context.scene.name, job_ids, list(options), sampled)
     settings = context.scene.motionscore
     settings.running, settings.progress, settings.stage = True, 0.0, "sending"
     # Timers never run under `blender -b`; there, whoever asked for ASYNC calls poll_active().
@@ -344,7 +358,7 @@ class MOTIONSCORE_OT_fit_song(bpy.types.Operator):
                 (lambda c: c.conform(sampled.motion, options, song, name, conform, on_progress=_print_progress),
                  options)])
         job = client.submit_conform(sampled.motion, options, song, name, conform)
-        _start_polling(context, client, [job], [settings.seed], sampled, hits)
+        _start_polling(context, client, [job], [options], sampled)
         return {"FINISHED"}
 
 
@@ -397,9 +411,9 @@ def _poll_active():
         _redraw()
         return None
     if all(s.done for s in states):
-        results = [(s.result, _options(settings, seed, job.hits)) for s, seed in zip(states, job.seeds)]
+        results = [(s.result, options) for s, options in zip(states, job.options)]
         try:
-            _place_results(scene, results, job.frame_start, job.frame_end, lambda level, text: print(text, file=sys.stderr))
+            _place_results(scene, results, job.sampled, lambda level, text: print(text, file=sys.stderr))
             _finish(scene)
         except SequencerError as exc:
             _finish(scene, str(exc))

@@ -30,6 +30,7 @@ class _MotionScorePanel:
         row = col.row(align=True)
         row.prop(settings, "meter", text="")
         row.prop(settings, "beat_markers")
+        row.prop(settings, "stems")
         row = col.row(align=True)
         if settings.tempo_map_file:
             row.label(text=f"Map: {bpy.path.basename(settings.tempo_map_file)}", icon="FILE_SOUND")

@@ -38,6 +38,9 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
         ("AUTO", "Automatic", "A ballroom genre's meter; else 3/4 where the body's rise and fall repeats "
                               "every three beats, else 4/4"),
         ("4", "4/4", "Four beats per bar"), ("3", "3/4", "Three beats per bar")])
+    stems: BoolProperty(name="Stems", default=False,
+                        description="Synth takes: each part (drums, bass, chords) on its own channel, grouped "
+                                    "with the take in a meta strip (the parts sum to the take)")
     beat_markers: BoolProperty(name="Beat markers", default=False,
                                description="Also mark every beat on the timeline, not only the bars")
     bone_preset: EnumProperty(name="Bones", items=PRESET_ITEMS, default="AUTO")

@@ -18,13 +18,16 @@ import threading
 import time
 import uuid
 
+import numpy as np
+
 from . import __version__
 from .client import JobResult, JobState, ServerError
 from .motion import Motion
 from .options import ScoreOptions
 from .progress import Cancelled, ProgressFn, no_progress
 from .protocol import E_BAD_OPTIONS, E_CANCELLED, E_INTERNAL, E_WRONG_BACKBONE
-from .synth import num_samples, render
+from .rhythm import Rhythm
+from .synth import SynthTake, num_samples, render
 from .take import ENGINE_BUILTIN, closing_notes, request_genre, request_rhythm, take_metadata, tempo_map_record
 
 #: Overrides the add-on's Engine (auto, built-in or server), as $MOTIONSCORE_SERVER does the address:
@@ -81,6 +84,29 @@ def score_builtin(motion: Motion, options: ScoreOptions, progress: ProgressFn = 
                      "compute_s": round(time.perf_counter() - started, 4)})
     progress(1.0, "done")
     return JobResult(audio=take.audio, sample_rate=options.sample_rate, metadata=metadata)
+
+
+def take_parts(result: JobResult, options: ScoreOptions, motion: Motion | None = None, rhythm: Rhythm | None = None,
+               stems: bool = True) -> SynthTake | None:
+    """The parts of a synth take (made here or by a server), rendered again in this process.
+
+    The synth is deterministic, so the take's request (``options`` and ``motion``, or the
+    ``rhythm`` it made) renders the same take again, this time with each part kept: its stems
+    (float32 (n,) per part, summing to the take) and the notes each part played. The render is
+    checked sample for sample against ``result.audio``; parts of another take are never returned.
+
+    None when the take has no parts to give: an ML backbone's take, a beat-locked or a stereo take
+    (re-timed or mixed as a whole), or one this synth does not reproduce (a server running another
+    version of it).
+    """
+    meta = result.metadata
+    if meta.get("backbone") != BACKBONE or meta.get("beat_lock") or result.audio.ndim != 1:
+        return None
+    if rhythm is None:
+        rhythm = request_rhythm(motion, options)
+    take = render(rhythm, float(meta["duration_s"]), result.sample_rate, genre=meta.get("genre"), seed=options.seed,
+                  prompt=options.prompt, stems=stems)
+    return take if np.array_equal(take.audio, result.audio) else None
 
 
 class BuiltinEngine:

@@ -83,15 +83,23 @@ def install(zip_path):
     assert hasattr(bpy.types, "MOTIONSCORE_OT_score_animation")
 
 
-def strips_info(scene):
+def strips_info(scene, strips=None):
+    """The top-level strips (or ``strips``); a meta strip's own strips under "parts"."""
+    import bpy
+
     editor = scene.sequence_editor
     out = []
-    for s in (editor.strips if editor else []):
-        out.append({"name": s.name, "channel": s.channel, "start": s.frame_final_start, "end": s.frame_final_end,
-                    "duration": s.frame_final_duration, "mute": s.mute,
-                    "file": os.path.exists(__import__("bpy").path.abspath(s.sound.filepath)),
-                    "path": __import__("bpy").path.abspath(s.sound.filepath),
-                    "props": {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in s.items()}})
+    for s in (strips if strips is not None else editor.strips if editor else []):
+        info = {"name": s.name, "type": s.type, "channel": s.channel, "start": s.frame_final_start,
+                "end": s.frame_final_end, "duration": s.frame_final_duration, "mute": s.mute,
+                "props": {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in s.items()}}
+        if s.type == "META":
+            info["parts"] = strips_info(scene, s.strips)
+            info["path"] = bpy.path.abspath(s["motionscore_mix"])
+        else:
+            info["path"] = bpy.path.abspath(s.sound.filepath)
+        info["file"] = os.path.exists(info["path"])
+        out.append(info)
     return out
 
 
@@ -140,6 +148,7 @@ def case_builtin(args):
     settings.tempo = args.get("tempo", 0.0)
     settings.meter = args.get("meter", "AUTO")
     settings.beat_markers = bool(args.get("beat_markers", False))
+    settings.stems = bool(args.get("stems", False))
     if args.get("blend"):
         bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
     started = time.perf_counter()

@@ -353,24 +353,38 @@ def test_builtin_takes_from_blender_alone(addon_zip, tmp_path):
     assert "120 BPM" in result["summary"]
 
 
-def test_builtin_and_server_takes_are_bit_identical(addon_zip, server, tmp_path):
-    """The same scene, options and seed through the server's synth and through the built-in engine."""
-    files = []
+def test_builtin_and_server_takes_are_bit_identical_and_so_are_their_stems(addon_zip, server, tmp_path):
+    """The same scene, options and seed through the server's synth and through the built-in engine,
+    with Stems on: each take is a meta strip of its parts, which sum to the take; both engines agree
+    sample for sample, and a second take mutes the first group as a whole."""
+    files, parts = [], []
     for engine in ("SERVER", "BUILTIN"):
         folder = tmp_path / engine
         folder.mkdir()
         result, stderr = run_case("builtin", folder, zip=addon_zip, server=server, engine=engine, seed=7,
-                                  frames=[1, 240], genre="LO", tempo=118.0, markers=[["hit", 100]])
-        (strip,) = result["strips"]
+                                  frames=[1, 240], genre="LO", tempo=118.0, markers=[["hit", 100]], stems=True,
+                                  variations=2)
         assert result["run"] == ["FINISHED"], stderr[-2000:]
+        first, strip = result["strips"]
+        assert first["mute"] and not strip["mute"]
+        assert strip["type"] == "META" and strip["start"] == 1 and strip["duration"] == 240
         assert strip["props"]["motionscore_engine"] == ("built-in" if engine == "BUILTIN" else "server")
+        assert strip["props"]["motionscore_stems"] == "drums,bass,chords"
+        assert [(p["channel"], p["start"], p["duration"], p["mute"]) for p in strip["parts"]] == [
+            (1, 1, 240, False), (2, 1, 240, False), (3, 1, 240, False)]
         files.append(strip["path"])
+        parts.append([wav_samples(p["path"]) for p in strip["parts"]])
         if engine == "SERVER":
             assert 0 <= strip["props"]["motionscore_alignment"] <= 1
         else:
             assert strip["props"]["motionscore_alignment"] == -1.0  # not measured: shown as n/a
     server_take, builtin_take = map(wav_samples, files)
     assert server_take.shape == builtin_take.shape == (48_000 * 10,) and np.array_equal(server_take, builtin_take)
+    for server_parts, builtin_parts in zip(*parts):
+        assert np.array_equal(server_parts, builtin_parts) and server_parts.shape == server_take.shape
+    # Each part is rounded to 16 bits on its own: the sum is within one step per part.
+    total = np.sum([p.astype(np.int32) for p in parts[0]], axis=0)
+    assert np.max(np.abs(total - server_take)) <= 3 and np.std(server_take) > 100
 
 
 def test_builtin_genre_hits_tempo_meter_and_beat_markers(addon_zip, tmp_path):

@@ -9,7 +9,9 @@ import pytest
 from motionscore.server.generation.backbones import load_backbone
 from motionscore.server.generation.pipeline import score_motion
 from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
-from motionscore.shared.builtin import NOT_MEASURED, BuiltinEngine, score_builtin
+from motionscore.shared.builtin import NOT_MEASURED, BuiltinEngine, score_builtin, take_parts
+from motionscore.shared.client import JobResult
+from motionscore.shared.synth.arrangement import PARTS
 from motionscore.shared.client import ServerError
 from motionscore.shared.options import ScoreOptions
 
@@ -93,3 +95,22 @@ def test_cancel_stops_a_take_between_beats():
     for job_id in (job, queued):
         state = engine.jobs[job_id]
         assert state.result is None and state.error.code == "cancelled"
+
+
+def test_a_synth_takes_parts_are_rendered_again_and_checked_against_it(dance):
+    """take_parts gives the parts of exactly this take (they sum to it), and nothing for a take that
+    has no parts or that the render does not reproduce."""
+    options = ScoreOptions(seed=5, sample_rate=SR, genre="WZ", hits=(3.0,))
+    take = score_builtin(dance, options)
+    parts = take_parts(take, options, dance)
+    assert tuple(parts.stems) == PARTS and set(parts.events) == set(PARTS)
+    assert all(stem.shape == take.audio.shape and stem.dtype == np.float32 for stem in parts.stems.values())
+    assert np.max(np.abs(np.sum(list(parts.stems.values()), axis=0) - take.audio)) < 1e-5
+    assert all(parts.events[part] for part in PARTS)
+    meta = take.metadata
+    for other in (JobResult(take.audio, SR, {**meta, "backbone": "musicgen"}),
+                  JobResult(take.audio, SR, {**meta, "beat_lock": True}),
+                  JobResult(np.stack([take.audio, take.audio], axis=1), SR, meta),
+                  JobResult(np.nextafter(take.audio, 1.0), SR, meta)):
+        assert take_parts(other, options, dance) is None
+    assert take_parts(take, ScoreOptions(seed=6, sample_rate=SR, genre="WZ", hits=(3.0,)), dance) is None

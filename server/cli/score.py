@@ -79,18 +79,15 @@ def stem_outputs(args: argparse.Namespace, options: ScoreOptions) -> dict[str, P
 
 
 def synth_parts(args: argparse.Namespace, result, options: ScoreOptions):
-    """The parts of an in-process synth take, for ``--stems`` and ``--midi``'s note tracks: the take
-    rendered again (the synth is deterministic), checked to be the take. None for other takes."""
-    import numpy as np
+    """The parts of an in-process synth take, for ``--stems`` and ``--midi``'s note tracks (None for
+    other takes); :func:`~motionscore.shared.builtin.take_parts` renders and checks them."""
+    from motionscore.shared.builtin import take_parts
 
-    from motionscore.shared.synth import render
-
-    meta = result.metadata
-    if not (args.stems or args.midi) or meta["backbone"] != "synth" or meta["beat_lock"] or result.audio.ndim != 1:
+    if not (args.stems or args.midi):
         return None
-    take = render(result.rhythm, meta["duration_s"], result.sample_rate, genre=meta["genre"], seed=options.seed,
-                  prompt=options.prompt, stems=bool(args.stems))
-    if not np.array_equal(take.audio, result.audio):
+    take = take_parts(result, options, rhythm=result.rhythm, stems=bool(args.stems))
+    meta = result.metadata
+    if take is None and meta["backbone"] == "synth" and not meta["beat_lock"] and result.audio.ndim == 1:
         raise Failure("the synth's parts rendered again differ from the take; no stems or note tracks were written")
     return take
 
