@@ -190,6 +190,17 @@ def test_server_is_grouped_by_role():
         assert doc and len(doc.splitlines()) <= 3, f"{init} needs a one- or two-line docstring"
 
 
+#: The most lines a module may have: one concept a newcomer reads in one sitting.
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_the_size_a_newcomer_reads_at_once():
+    sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
+    assert sizes and all(sizes.values())
+    too_long = {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES}
+    assert not too_long, f"split these modules along their concepts: {too_long}"
+
+
 def test_pyproject_installs_every_package():
     """A non-editable install only gets the packages pyproject lists: every folder with an
     __init__.py under server/ (and shared/, blender_addon/) must be among them."""

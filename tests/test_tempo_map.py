@@ -13,11 +13,18 @@ from hypothesis import strategies as st
 from motionscore.server.analysis.metrics import beat_scores
 from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.rhythm import ACCENT_LATENCY_S, extract_rhythm
-from motionscore.shared.tempo_map import (ACCENT_PULL, ALTERNATIVE_LEAST, ALTERNATIVE_SEPARATION, ALTERNATIVES,
-                                          METER_MIN_BEATS, THREE_FOUR_HYPOTHESIS_MARGIN, THREE_FOUR_MARGIN,
-                                          TempoEvidence, TempoMap, TempoSegment, _agreement, alternatives_text,
-                                          bpm_grid, catch_hits, coarse_tempo, detect_meter, estimate_tempo_map,
-                                          partition, strong_accents, tempo_prior, three_four_evidence)
+from motionscore.shared.tempo_map import (ALTERNATIVES, DEFAULT_CONFIG, TempoEvidence, TempoMap, TempoSegment,
+                                          alternatives_text, bpm_grid, catch_hits, coarse_tempo, detect_meter,
+                                          estimate_tempo_map, partition, strong_accents, tempo_prior,
+                                          three_four_evidence)
+from motionscore.shared.tempo_map.salience import _agreement
+
+ACCENT_PULL = DEFAULT_CONFIG.accent_pull
+ALTERNATIVE_LEAST = DEFAULT_CONFIG.alternative_least
+ALTERNATIVE_SEPARATION = DEFAULT_CONFIG.alternative_separation
+METER_MIN_BEATS = DEFAULT_CONFIG.meter_min_beats
+THREE_FOUR_MARGIN = DEFAULT_CONFIG.three_four_margin
+THREE_FOUR_HYPOTHESIS_MARGIN = DEFAULT_CONFIG.three_four_hypothesis_margin
 
 
 @settings(max_examples=12, deadline=None)
