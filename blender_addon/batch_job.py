@@ -14,7 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-RESULT_TAG = "MOTIONSCORE_RESULT "
+try:  # the add-on's own shared/ (the extension, or `python -m motionscore.blender_addon.batch_job`)
+    from .shared.take_record import RESULT_TAG, TakeRecord
+except ImportError:  # run as a script: blender -b --python batch_job.py
+    from motionscore.shared.take_record import RESULT_TAG, TakeRecord
 
 
 def _emit(result: dict) -> None:
@@ -70,9 +73,9 @@ def run(path: Path, save: bool) -> dict:
     if save or path.suffix.lower() == ".bvh":
         bpy.ops.wm.save_as_mainfile(filepath=str(target))
         saved = str(target)
-    alignment = scene.motionscore.last_alignment
+    take = TakeRecord.from_wire(json.loads(scene.motionscore.last_take_record))
     return {"file": str(path), "ok": True, "audio": scene.motionscore.last_file, "saved": saved,
-            "alignment": None if alignment < 0 else alignment,
+            "alignment": take.alignment, "backbone": take.backbone, "map": take.map_summary,
             "frames": [scene.frame_start, scene.frame_end], "fps": scene.render.fps / scene.render.fps_base}
 
 

@@ -30,6 +30,7 @@ from .shared.builtin import BACKBONE as BUILTIN_BACKBONE
 from .shared.builtin import ENGINE_ENV, BuiltinEngine, take_parts
 from .shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from .shared.options import ConformOptions, OptionsError, ScoreOptions
+from .shared.take_record import TakeRecord, TakeRecordError
 from .shared.tempo_map import ALTERNATIVES, alternatives_text
 
 POLL_INTERVAL_S = 0.1
@@ -144,55 +145,63 @@ def open_engine(context, settings) -> tuple[ScoreClient | BuiltinEngine, str | N
     return ScoreClient(address, timeout=prefs.request_timeout(context), **_keys(context)), note
 
 
-def _settings_record(result, options: ScoreOptions) -> dict:
-    meta = result.metadata
-    metrics = meta.get("metrics") or {}  # None: a built-in take, whose beats nothing measured
-    return {"prompt": options.prompt, "seed": options.seed, "genre": meta.get("genre") or "",
-            "backbone": meta.get("backbone", ""), "model_id": meta.get("model_id", ""),
-            "engine": "built-in" if meta.get("engine") == "built-in" else "server",
-            "alignment": metrics.get("alignment") if metrics.get("alignment") is not None else -1.0,
-            "f1": metrics.get("f1"), "sample_rate": result.sample_rate}
+def _settings_record(take: TakeRecord, options: ScoreOptions) -> dict:
+    """What the take's strip records of it (custom properties): enough to make it again."""
+    return {"prompt": options.prompt, "seed": options.seed, "genre": take.genre or "",
+            "backbone": take.backbone, "model_id": take.model_id,
+            "engine": "built-in" if take.built_in else "server",
+            "alignment": take.alignment if take.alignment is not None else -1.0,  # -1: not measured
+            "f1": take.metrics.f1 if take.metrics is not None else None, "sample_rate": take.sample_rate}
 
 
-def _take_stems(settings, result, options: ScoreOptions, motion, report) -> dict | None:
+def _take_record(result) -> TakeRecord:
+    try:
+        return TakeRecord.from_wire(result.metadata)
+    except TakeRecordError as exc:
+        raise SequencerError(f"{exc}: the server speaks another version; update the add-on or the server") from None
+
+
+def _take_stems(settings, result, take: TakeRecord, options: ScoreOptions, motion, report) -> dict | None:
     """The take's parts when the panel asks for Stems, else None (with a warning when it has none)."""
     if not settings.stems:
         return None
-    take = take_parts(result, options, motion)
-    if take is None:
-        why = ("only synth takes have parts" if result.metadata.get("backbone") != BUILTIN_BACKBONE
+    parts = take_parts(result, options, motion)
+    if parts is None:
+        why = ("only synth takes have parts" if take.backbone != BUILTIN_BACKBONE
                else "this synth does not reproduce the take (the server runs another version)")
         report({"WARNING"}, f"motionscore: no stems: {why}; placed the mixed take")
         return None
-    return take.stems
+    return parts.stems
 
 
 def _place_results(scene, job_results: list, sampled, report) -> None:
     """Place each (result, the options it was made with) as a take over the sampled frame range."""
     settings = scene.motionscore
     frame_start, frame_end = sampled.frame_start, sampled.frame_end
-    for result, options in job_results:
-        stems = _take_stems(settings, result, options, sampled.motion, report)
+    takes = [_take_record(result) for result, _ in job_results]
+    for (result, options), take in zip(job_results, takes):
+        stems = _take_stems(settings, result, take, options, sampled.motion, report)
         strip, path, warning = place_take(scene, result.audio, result.sample_rate, frame_start, frame_end,
-                                          _settings_record(result, options), stems)
+                                          _settings_record(take, options), stems)
         if warning:
             report({"WARNING"}, warning)
-        alignment = (result.metadata.get("metrics") or {}).get("alignment")
+        alignment = take.alignment
         settings.last_alignment = -1.0 if alignment is None else float(alignment)
         settings.last_file = str(path)
+        settings.last_take_record = json.dumps(take.to_wire())
         text = "n/a" if alignment is None else f"{alignment:.2f}"
-        engine = " (built-in engine)" if result.metadata.get("engine") == "built-in" else ""
+        engine = " (built-in engine)" if take.built_in else ""
         parts = f" as {len(stems)} stems" if stems else ""
         report({"INFO"}, f"motionscore: take '{strip.name}'{parts} on channel {strip.channel}, "
                          f"alignment {text}{engine}")
-    if job_results:
+    if takes:
         # The bars of the last take; the user's own markers stay as they are.
-        tempo_map = job_results[-1][0].metadata.get("tempo_map") or {}
+        tempo_map = takes[-1].tempo_map or {}
         written = place_map_markers(scene, tempo_map, frame_start, scene_fps(scene), settings.beat_markers)
         settings.last_map = tempo_map.get("summary", "")
         settings.last_tempo = float(tempo_map.get("tempo_bpm") or 0.0)
         settings.last_map_record = json.dumps({**tempo_map, "frame_start": frame_start,
-                                               "duration_s": job_results[-1][0].metadata.get("duration_s")})
+                                               "duration_s": takes[-1].duration_s})
         alternatives = [float(b) for b in tempo_map.get("alternatives_bpm", [])][:ALTERNATIVES]
         settings.last_alternatives = alternatives + [0.0] * (ALTERNATIVES - len(alternatives))
         if tempo_map:

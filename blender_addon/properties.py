@@ -55,6 +55,7 @@ class MotionScoreSettings(bpy.types.PropertyGroup):
     last_file: StringProperty(default="", subtype="FILE_PATH")
     last_map: StringProperty(default="", description="The last take's tempo map in one line")
     last_tempo: FloatProperty(default=0.0, description="The last take's tempo (BPM)")
+    last_take_record: StringProperty(default="", description="The last take's record (JSON), for batch jobs")
     last_map_record: StringProperty(default="", description="The last take's tempo map (JSON), for the MIDI export")
     tempo_map_file: StringProperty(name="Tempo map", default="", subtype="FILE_PATH",
                                    description="A composer's MIDI tempo map the next takes follow instead of the "

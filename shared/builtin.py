@@ -28,7 +28,8 @@ from .progress import Cancelled, ProgressFn, no_progress
 from .protocol import E_BAD_OPTIONS, E_CANCELLED, E_INTERNAL, E_WRONG_BACKBONE
 from .rhythm import Rhythm
 from .synth import SynthTake, num_samples, render
-from .take import ENGINE_BUILTIN, closing_notes, request_genre, request_rhythm, take_metadata, tempo_map_record
+from .take import closing_notes, request_genre, request_rhythm, take_metadata, tempo_map_record
+from .take_record import ENGINE_BUILTIN, TakeRecord
 
 #: Overrides the add-on's Engine (auto, built-in or server), as $MOTIONSCORE_SERVER does the address:
 #: `motionscore batch` sets "server" so that a farm's shots never quietly become built-in takes.
@@ -99,12 +100,12 @@ def take_parts(result: JobResult, options: ScoreOptions, motion: Motion | None =
     (re-timed or mixed as a whole), or one this synth does not reproduce (a server running another
     version of it).
     """
-    meta = result.metadata
-    if meta.get("backbone") != BACKBONE or meta.get("beat_lock") or result.audio.ndim != 1:
+    record = TakeRecord.from_wire(result.metadata)
+    if record.backbone != BACKBONE or record.beat_lock or result.audio.ndim != 1:
         return None
     if rhythm is None:
         rhythm = request_rhythm(motion, options)
-    take = render(rhythm, float(meta["duration_s"]), result.sample_rate, genre=meta.get("genre"), seed=options.seed,
+    take = render(rhythm, float(record.duration_s), result.sample_rate, genre=record.genre, seed=options.seed,
                   prompt=options.prompt, stems=stems)
     return take if np.array_equal(take.audio, result.audio) else None
 

@@ -16,10 +16,9 @@ from .genres import tempo_note
 from .motion import Motion
 from .options import ScoreOptions
 from .rhythm import Rhythm, extract_rhythm
+from .take_record import TakeMetrics, TakeRecord
 from .tempo_map import TempoMap, TempoSegment
 
-#: ``metadata["engine"]`` of a take made inside Blender (server takes carry none, or "ray").
-ENGINE_BUILTIN = "built-in"
 
 
 def request_genre(motion: Motion, options: ScoreOptions) -> str | None:
@@ -100,17 +99,15 @@ def closing_notes(rhythm: Rhythm, options: ScoreOptions, backbone: str, genre_no
 
 def take_metadata(motion: Motion, options: ScoreOptions, rhythm: Rhythm, *, num_samples: int, sample_rate: int,
                   channels: int, genre: str | None, backbone: str, model_id: str, beat_lock: bool,
-                  tempo_map: dict | None, metrics: dict | None, notes: list[str], info: dict) -> dict:
-    """The record a take carries (protocol ``result.metadata``; docs/protocol.md lists the keys).
-
-    Times are seconds; ``metrics`` is None where nothing measured the music's beats.
-    """
-    return {
-        "duration_s": motion.duration, "num_samples": int(num_samples), "sample_rate": int(sample_rate),
-        "channels": int(channels), "frames": motion.num_frames, "fps": motion.fps, "genre": genre,
-        "prompt": options.prompt, "seed": options.seed, "backbone": backbone, "model_id": model_id,
-        "rhythm_mode": rhythm.mode, "negative_motion": options.negative_motion, "beat_lock": bool(beat_lock),
-        "kinematic_beats_s": [round(float(t), 4) for t in rhythm.kinematic_beat_times],
-        "beats_s": [round(float(t), 4) for t in rhythm.beat_times],
-        "tempo_map": tempo_map, "metrics": metrics, "notes": notes, "backbone_info": info,
-    }
+                  tempo_map: dict | None, metrics: TakeMetrics | None, notes: list[str], info: dict) -> dict:
+    """The record a take carries, in its wire form (protocol ``result.metadata``; see
+    :class:`~.take_record.TakeRecord`). ``metrics`` is None where nothing measured the music's beats."""
+    return TakeRecord(
+        duration_s=motion.duration, num_samples=int(num_samples), sample_rate=int(sample_rate),
+        channels=int(channels), frames=motion.num_frames, fps=motion.fps, genre=genre,
+        prompt=options.prompt, seed=options.seed, backbone=backbone, model_id=model_id,
+        rhythm_mode=rhythm.mode, negative_motion=options.negative_motion, beat_lock=bool(beat_lock),
+        kinematic_beats_s=[round(float(t), 4) for t in rhythm.kinematic_beat_times],
+        beats_s=[round(float(t), 4) for t in rhythm.beat_times],
+        tempo_map=tempo_map, metrics=metrics, notes=notes, backbone_info=info,
+    ).to_wire()

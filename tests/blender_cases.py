@@ -476,24 +476,42 @@ def case_place_results(args):
     import numpy as np
 
     from motionscore.blender_addon.operators import _place_results
+    from motionscore.blender_addon.sequencer import SequencerError
     from motionscore.shared.options import ScoreOptions
+    from motionscore.shared.take_record import TakeMetrics, TakeRecord
 
     scene, _ = build_rig_scene()
     install(args["zip"])
+    sampled = types.SimpleNamespace(frame_start=scene.frame_start, frame_end=scene.frame_end, motion=None)
+    metrics = TakeMetrics(music_tempo_bpm=113.0, motion_tempo_bpm=112.7, tempo_difference_bpm=0.3, music_beats=4,
+                          kinematic_beats=4, music_beats_s=[0.5, 1.03, 1.56, 2.1], alignment=0.9, bcs=0.9, bhs=0.9,
+                          f1=0.9, tolerance_s=0.2)
     out = {}
     for name, alternatives in (("two", [119.7, 128.4]), ("none", [])):
         tempo_map = {"tempo_bpm": 112.7, "summary": "113 BPM, 4/4, steady", "beats_s": [0.5, 1.03, 1.56, 2.1],
                      "downbeats": [0], "alternatives_bpm": alternatives}
         if alternatives:  # a take whose map does not suit the genre named (scoring.finish's note)
             tempo_map["genre_note"] = "113 BPM is fast for Waltz (84-90 BPM)"
+        record = TakeRecord(duration_s=1.0, num_samples=22050, sample_rate=22050, channels=1, frames=24, fps=24.0,
+                            genre="WZ", prompt="", seed=0, backbone="musicgen", model_id="tiny", rhythm_mode="default",
+                            negative_motion=False, beat_lock=True, kinematic_beats_s=[], beats_s=tempo_map["beats_s"],
+                            tempo_map=tempo_map, metrics=metrics, notes=[], backbone_info={})
         result = types.SimpleNamespace(audio=np.zeros(22050, dtype=np.float32), sample_rate=22050,
-                                       metadata={"tempo_map": tempo_map, "metrics": {"alignment": 0.9}})
+                                       metadata=record.to_wire())
         reports = []
-        _place_results(scene, [(result, ScoreOptions())], scene.frame_start, scene.frame_end,
+        _place_results(scene, [(result, ScoreOptions())], sampled,
                        lambda kind, text: reports.append(f"{','.join(sorted(kind))} {text}"))
         settings = scene.motionscore
         out[name] = {"last_alternatives": [round(b, 3) for b in settings.last_alternatives],
-                     "last_tempo": settings.last_tempo, "reports": reports}
+                     "last_tempo": settings.last_tempo, "reports": reports,
+                     "last_take_backbone": json.loads(settings.last_take_record)["backbone"]}
+    foreign = types.SimpleNamespace(audio=np.zeros(22050, dtype=np.float32), sample_rate=22050,
+                                    metadata={"tempo_map": {}, "metrics": None})
+    try:
+        _place_results(scene, [(foreign, ScoreOptions())], sampled, lambda kind, text: None)
+        out["foreign"] = "placed"
+    except SequencerError as exc:
+        out["foreign"] = str(exc)
     bpy.ops.motionscore.use_tempo(bpm=119.7)
     out["tempo_after_use"] = round(scene.motionscore.tempo, 3)
     return out

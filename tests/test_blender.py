@@ -178,6 +178,9 @@ def test_a_take_with_alternative_tempi(addon_zip, tmp_path):
     assert "WARNING motionscore: 113 BPM is fast for Waltz (84-90 BPM); set Tempo to choose another" in (
         result["two"]["reports"])
     assert not any("choose another" in r for r in result["none"]["reports"])
+    assert result["two"]["last_take_backbone"] == "musicgen"
+    # A reply that is not a take's record (another version of the server) is one line, nothing placed.
+    assert result["foreign"].startswith("the take's record has no ") and "update the add-on" in result["foreign"]
 
 
 def test_projection_matches_world_to_camera_view(tmp_path):
@@ -207,6 +210,9 @@ def test_batch_scores_shots_and_reports_failures(server, tmp_path):
     results = {Path(r["file"]).name: r for r in json.loads(proc.stdout)}
     assert proc.returncode == 1  # some shots failed
     assert results["shot.blend"]["ok"] and Path(results["shot.blend"]["audio"]).is_file()
+    # What the job reports comes from the take's record: the backbone, its map, its alignment.
+    assert results["shot.blend"]["backbone"] == "synth" and "BPM" in results["shot.blend"]["map"]
+    assert 0 <= results["shot.blend"]["alignment"] <= 1
     assert (tmp_path / "shot.blend").read_bytes() == before  # no --save: the user's file is untouched
     assert not results["broken.blend"]["ok"] and (tmp_path / "broken.blend").read_bytes() == broken_before
     assert results["missing.blend"]["error"] == "no such file"

@@ -8,9 +8,11 @@ mir_eval). BCS = matched / generated beats (precision), BHS = matched / referenc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
+
+from motionscore.shared.take_record import TakeMetrics
 
 #: Beat-matching tolerance of the published evaluation (seconds).
 DEFAULT_TOLERANCE = 0.2
@@ -153,26 +155,6 @@ def alignment_score(kinematic_beats: np.ndarray, music_beats: np.ndarray, sigma:
     idx = np.clip(np.searchsorted(music, kin), 1, max(music.size - 1, 1))
     nearest = np.minimum(np.abs(kin - music[idx - 1]), np.abs(kin - music[np.minimum(idx, music.size - 1)]))
     return float(np.mean(np.exp(-nearest ** 2 / (2 * sigma ** 2))))
-
-
-@dataclass(frozen=True)
-class TakeMetrics:
-    """How well one generated take follows its motion."""
-
-    music_tempo_bpm: float | None
-    motion_tempo_bpm: float | None
-    tempo_difference_bpm: float | None
-    music_beats: int
-    kinematic_beats: int
-    music_beats_s: list
-    alignment: float | None
-    bcs: float
-    bhs: float
-    f1: float
-    tolerance_s: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def score_take(kinematic_beats: np.ndarray, motion_tempo: float | None, audio: np.ndarray, sample_rate: int,

@@ -12,6 +12,7 @@ from pathlib import Path
 from motionscore.shared.genres import GENRE_NAMES
 from motionscore.shared.motion import MotionError, load_motion
 from motionscore.shared.options import OptionsError
+from motionscore.shared.take_record import TakeRecord
 from motionscore.shared.tempo_map import alternatives_text
 
 
@@ -212,25 +213,28 @@ def fmt(value, pattern: str = "{:.2f}", missing: str = "n/a") -> str:
     return missing if value is None else pattern.format(value)
 
 
-def print_summary(path: Path, meta: dict) -> None:
-    m = meta["metrics"]
+def print_summary(path: Path, take: TakeRecord) -> None:
     print(f"wrote {path}")
-    layout = {1: "mono", 2: "stereo"}.get(meta.get("channels", 1), f"{meta.get('channels')} channels")
-    print(f"  duration   {meta['duration_s']:.3f} s ({meta['frames']} frames at {meta['fps']:g} fps), "
-          f"{meta['sample_rate']} Hz {layout}")
-    made_by = f", replica {meta['replica']}" if meta.get("replica") else ""
-    genre = f"{GENRE_NAMES[meta['genre']]} ({meta['genre']})" if meta.get("genre") in GENRE_NAMES else meta.get("genre")
-    print(f"  backbone   {meta['backbone']} ({meta['model_id']}){made_by}, genre {genre}, seed {meta['seed']}")
-    tempo_map = meta.get("tempo_map")
-    print(f"  tempo map  {tempo_map['summary'] if tempo_map else 'none (the motion has no steady pulse)'}")
+    layout = {1: "mono", 2: "stereo"}.get(take.channels, f"{take.channels} channels")
+    print(f"  duration   {take.duration_s:.3f} s ({take.frames} frames at {take.fps:g} fps), "
+          f"{take.sample_rate} Hz {layout}")
+    made_by = f", replica {take.replica}" if take.replica else ""
+    genre = f"{GENRE_NAMES[take.genre]} ({take.genre})" if take.genre in GENRE_NAMES else take.genre
+    print(f"  backbone   {take.backbone} ({take.model_id}){made_by}, genre {genre}, seed {take.seed}")
+    tempo_map = take.tempo_map
+    print(f"  tempo map  {take.map_summary if tempo_map else 'none (the motion has no steady pulse)'}")
     if tempo_map and tempo_map.get("alternatives_bpm"):
         print(f"  also fits  {alternatives_text(tempo_map['alternatives_bpm'])} (--tempo BPM to use one)")
-    print(f"  motion     {len(meta.get('kinematic_beats_s', []))} kinematic beats, map tempo "
-          f"{fmt(m['motion_tempo_bpm'], '{:.1f} BPM')}")
-    print(f"  music      {m['music_beats']} beats, tempo {fmt(m['music_tempo_bpm'], '{:.1f} BPM')}")
-    print(f"  alignment  {fmt(m['alignment'], '{:.3f}')} (1 = every beat of the map has a music beat on it); "
-          f"beat F1 {m['f1']:.3f} at {m['tolerance_s']:g} s")
-    for note in meta.get("notes", []):
+    m = take.metrics
+    motion_tempo = fmt(m.motion_tempo_bpm, '{:.1f} BPM') if m else "n/a"
+    print(f"  motion     {len(take.kinematic_beats_s)} kinematic beats, map tempo {motion_tempo}")
+    if m is None:
+        print("  music      beats not measured")
+    else:
+        print(f"  music      {m.music_beats} beats, tempo {fmt(m.music_tempo_bpm, '{:.1f} BPM')}")
+        print(f"  alignment  {fmt(m.alignment, '{:.3f}')} (1 = every beat of the map has a music beat on it); "
+              f"beat F1 {m.f1:.3f} at {m.tolerance_s:g} s")
+    for note in take.notes:
         print(f"  note       {note}")
 
 
@@ -264,20 +268,21 @@ def deliver_take(args: argparse.Namespace, audio, sample_rate: int, metadata: di
         path = write_audio(args.output, audio, sample_rate, force=args.force)
     except OutputExistsError as exc:
         raise Failure(str(exc)) from None
+    take = TakeRecord.from_wire(metadata)
     if args.plot:
         from motionscore.server.evaluation.plots import beat_timeline
 
-        m = metadata["metrics"]
-        tempo_map = metadata.get("tempo_map") or {}
+        m = take.metrics
+        tempo_map = take.tempo_map or {}
         bars = [tempo_map["beats_s"][i] for i in tempo_map.get("downbeats", [])]
-        beat_timeline(args.plot, mono_mix(audio), sample_rate, m["music_beats_s"], metadata.get("beats_s", []),
+        beat_timeline(args.plot, mono_mix(audio), sample_rate, m.music_beats_s, take.beats_s,
                       title=f"{path.name}: {tempo_map.get('summary', 'no tempo map')}",
-                      metrics={"F1": m["f1"], "alignment": m["alignment"]}, tolerance=m["tolerance_s"],
+                      metrics={"F1": m.f1, "alignment": m.alignment}, tolerance=m.tolerance_s,
                       bars=bars, hits=tempo_map.get("hits_s", []), accents=tempo_map.get("accents_s", []),
                       reference_label="tempo map beats")
-    write_midi(args, metadata.get("tempo_map"), float(metadata["duration_s"]), parts)
+    write_midi(args, take.tempo_map, float(take.duration_s), parts)
     if args.json:
         print(json.dumps({"output": str(path), **metadata}, indent=2))
     else:
-        print_summary(path, metadata)
+        print_summary(path, take)
     return 0

@@ -12,6 +12,7 @@ import numpy as np
 from motionscore.shared.client import DEFAULT_ADDRESS, default_address
 from motionscore.shared.genres import tempo_note, valid_genres_text
 from motionscore.shared.options import RHYTHM_MODES, OptionsError, ScoreOptions
+from motionscore.shared.take_record import TakeRecord
 from motionscore.shared.tempo_map import alternatives_text
 
 
@@ -86,8 +87,8 @@ def synth_parts(args: argparse.Namespace, result, options: ScoreOptions):
     if not (args.stems or args.midi):
         return None
     take = take_parts(result, options, rhythm=result.rhythm, stems=bool(args.stems))
-    meta = result.metadata
-    if take is None and meta["backbone"] == "synth" and not meta["beat_lock"] and result.audio.ndim == 1:
+    record = TakeRecord.from_wire(result.metadata)
+    if take is None and record.backbone == "synth" and not record.beat_lock and result.audio.ndim == 1:
         raise Failure("the synth's parts rendered again differ from the take; no stems or note tracks were written")
     return take
 

@@ -86,7 +86,7 @@ def finish(motion: Motion, options: ScoreOptions, backbone: Backbone, request: G
     metadata = take_metadata(motion, options, rhythm, num_samples=audio.shape[0], sample_rate=generation.sample_rate,
                              channels=1 if audio.ndim == 1 else int(audio.shape[1]), genre=generation.genre,
                              backbone=backbone.name, model_id=backbone.model_id, beat_lock=bool(lock),
-                             tempo_map=tempo_map, metrics=metrics.as_dict(), notes=notes, info=generation.info)
+                             tempo_map=tempo_map, metrics=metrics, notes=notes, info=generation.info)
     metadata.update({"server_version": __version__, "compute_s": round(time.perf_counter() - started, 4)})
     return ScoreResult(audio=audio, sample_rate=generation.sample_rate, rhythm=rhythm, metadata=metadata)
 

@@ -64,7 +64,7 @@ def fit_song(motion: Motion, options: ScoreOptions, song: Song, conform: Conform
     metadata = take_metadata(motion, options, rhythm, num_samples=out.shape[0], sample_rate=song.sample_rate,
                              channels=1 if out.ndim == 1 else int(out.shape[1]), genre=genre,
                              backbone=CONFORM_BACKBONE, model_id=song.name, beat_lock=False, tempo_map=tempo_map,
-                             metrics=metrics.as_dict(), notes=notes, info={})
+                             metrics=metrics, notes=notes, info={})
     metadata.update({"conform": conformed.record(song.name), "server_version": __version__,
                      "compute_s": round(time.perf_counter() - started, 4)})
     progress(1.0, "done")

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from motionscore.shared.builtin import ENGINE_ENV
 from motionscore.shared.client import ADDRESS_ENV, CLIENT_KEY_ENV, SERVER_KEY_ENV, ScoreClient, ServerError
-
-RESULT_TAG = "MOTIONSCORE_RESULT "
+from motionscore.shared.take_record import RESULT_TAG
 JOB = Path(__file__).resolve().parents[2] / "blender_addon" / "batch_job.py"
 SUPPORTED = (".blend", ".bvh")
 
@@ -78,15 +77,15 @@ def run_batch(files: list[str], address: str, save: bool = False, blender: str |
 
 
 def summary_table(results: list[dict]) -> str:
-    rows = [("shot", "status", "alignment", "audio / error")]
+    rows = [("shot", "status", "alignment", "tempo map", "audio / error")]
     for r in results:
         if r["ok"]:
             align = "n/a" if r.get("alignment") is None else f"{r['alignment']:.2f}"
-            rows.append((Path(r["file"]).name, "ok", align, r.get("audio", "")))
+            rows.append((Path(r["file"]).name, "ok", align, r.get("map", ""), r.get("audio", "")))
         else:
-            rows.append((Path(r["file"]).name, "FAILED", "", r["error"]))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
-    lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}" for row in rows]
+            rows.append((Path(r["file"]).name, "FAILED", "", "", r["error"]))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    lines = ["  ".join(f"{row[i]:<{widths[i]}}" for i in range(4)) + f"  {row[4]}" for row in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
     ok = sum(r["ok"] for r in results)
     lines.append(f"{ok} of {len(results)} shots scored")
