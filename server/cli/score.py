@@ -49,7 +49,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
         result = score_motion(motion, options, backbone, show)
         audio, sample_rate, metadata = result.audio, result.sample_rate, result.metadata
-    take = synth_parts(args, result, options) if not args.server else None
+    take = synth_parts(args, result, options, motion)
     code = deliver_take(args, audio, sample_rate, metadata, take.events if take is not None else None)
     if stem_paths:
         write_stems(stem_paths, take, result.sample_rate, args.force)
@@ -63,8 +63,8 @@ def stem_outputs(args: argparse.Namespace, options: ScoreOptions) -> dict[str, P
         return {}
     from motionscore.shared.synth.arrangement import PARTS
 
-    if args.server:
-        raise UserError("--stems: stems are made in-process (the synth); drop --server")
+    if args.server and args.backbone != "synth":
+        raise UserError("--stems with --server: stems are the synth's parts; add --backbone synth")
     if (args.backbone or "synth") != "synth":
         raise UserError(f"--stems: only synth takes have parts; {args.backbone} makes one mixed track")
     if options.beat_lock:
@@ -79,17 +79,19 @@ def stem_outputs(args: argparse.Namespace, options: ScoreOptions) -> dict[str, P
     return paths
 
 
-def synth_parts(args: argparse.Namespace, result, options: ScoreOptions):
-    """The parts of an in-process synth take, for ``--stems`` and ``--midi``'s note tracks (None for
-    other takes); :func:`~motionscore.shared.builtin.take_parts` renders and checks them."""
+def synth_parts(args: argparse.Namespace, result, options: ScoreOptions, motion):
+    """The parts of a synth take (in-process or the server's), for ``--stems`` and ``--midi``'s note
+    tracks (None for other takes); :func:`~motionscore.shared.builtin.take_parts` renders them here
+    and checks them against the take."""
     from motionscore.shared.builtin import take_parts
 
     if not (args.stems or args.midi):
         return None
-    take = take_parts(result, options, rhythm=result.rhythm, stems=bool(args.stems))
+    take = take_parts(result, options, motion, rhythm=getattr(result, "rhythm", None), stems=bool(args.stems))
     record = TakeRecord.from_wire(result.metadata)
-    if take is None and record.backbone == "synth" and not record.beat_lock and result.audio.ndim == 1:
-        raise Failure("the synth's parts rendered again differ from the take; no stems or note tracks were written")
+    if take is None and args.stems and record.backbone == "synth" and result.audio.ndim == 1:
+        raise Failure(f"the synth's parts rendered here differ from the take (a server running another version?); "
+                      f"{args.output} was not written, nor were its stems")
     return take
 
 
