@@ -3,7 +3,7 @@
 Run:  .venv/bin/python benchmarks/bench_builtin.py [--seconds 60] [--repeats 5]
 
 In one headless Blender (the bpy module) with the add-on registered, the 120 BPM test rig of
-tests/blender_cases.py is scored with "Score this animation" (blocking, as under ``blender -b``):
+tests/integration/blender_cases.py is scored with "Score this animation" (blocking, as under ``blender -b``):
 Engine Built-in; Engine Automatic with nothing listening (the built-in take plus the wait for a
 server that does not answer); and Engine Server against a real ``motionscore serve`` (synth) on
 127.0.0.1, started here and warmed up first. Each figure is the median operator wall time over the
@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionscore-bench-"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the rig of tests/blender_cases.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the rig of tests/integration/blender_cases.py
 
 import bpy  # noqa: E402
 
-from tests.blender_cases import build_rig_scene  # noqa: E402
+from tests.integration.blender_cases import build_rig_scene  # noqa: E402
 
 
 def free_address() -> str:

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_conform_speed.py [--seconds 60] [--repeats 3]
 
-The song is a drum-and-chord loop at 124 BPM (tests/songs.py), stereo at 48 kHz, conformed onto a
+The song is a drum-and-chord loop at 124 BPM (tests/kit/songs.py), stereo at 48 kHz, conformed onto a
 steady 112 BPM map with a tempo change to 118 BPM halfway; prints the median seconds of
 ``conform_audio`` (beat tracking, time map, Rubber Band render) and its share of the song's length.
 """
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from motionscore.server.conform.conform import conform_audio  # noqa: E402
 from motionscore.shared.tempo_map import TempoMap, TempoSegment  # noqa: E402
-from tests.songs import drum_song  # noqa: E402
+from tests.kit.songs import drum_song  # noqa: E402
 
 
 def main(argv=None) -> int:

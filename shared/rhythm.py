@@ -337,7 +337,7 @@ def extract_rhythm(motion: Motion, mode: str = "default", hits=(), tempo_bpm: fl
         raise ValueError(f"unknown rhythm mode {mode!r}; choose one of {', '.join(MODES)}")
     # The onset sequence (the encoders' input) keeps the linear resampling it always had: on the
     # real 30 fps AIST++ dances its periodicity names the music's tempo in 26 of 90 windows that
-    # way and in 20 with Catmull-Rom (chance 16.3, tests/test_encoders.py). The tempo map's cues
+    # way and in 20 with Catmull-Rom (chance 16.3, tests/models/test_encoders.py). The tempo map's cues
     # need Catmull-Rom (see resample).
     keypoints, weights = resample(motion.keypoints, motion.weights(), motion.fps, catmull_rom=False)
     if keypoints.shape[0] < 3:

@@ -97,7 +97,7 @@ class ProofConfig:
     periodicity_lags: int = 90
     guidance: float = 1.0
     #: MusicGen's token decoder for the held-out generations. The figures in the README were made
-    #: with audiocraft's loop; the fast decoder gives the same tokens (tests/test_musicgen_decoder.py).
+    #: with audiocraft's loop; the fast decoder gives the same tokens (tests/models/test_musicgen_decoder.py).
     decoder: str = "audiocraft"
     seed: int = 0
     tolerance: float = DEFAULT_TOLERANCE

@@ -19,7 +19,7 @@ runs the same weights with the same arithmetic, step by step, but
 LM's ``generate`` by :func:`use_decoder`; audiocraft's MusicGen wrapper (prompts, long pieces, audio
 decoding) is unchanged around it. Greedy decoding gives audiocraft's tokens; under sampling the same
 ``torch.multinomial`` draws from the same probabilities, so with one seed the tokens match too
-(``tests/test_musicgen_decoder.py``). Configurations it does not implement (top-p, two-step
+(``tests/models/test_musicgen_decoder.py``). Configurations it does not implement (top-p, two-step
 guidance, rotary embeddings, a limited past context, repeated KV heads, QK layer norm, PyTorch's
 own MHA, prepended conditions) fall back to audiocraft's loop; :func:`unsupported_reason` says why.
 """

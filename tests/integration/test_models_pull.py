@@ -1,4 +1,4 @@
-"""`motionscore models pull/list` against a hub on 127.0.0.1 (tests/local_hub.py), never the internet:
+"""`motionscore models pull/list` against a hub on 127.0.0.1 (tests/kit/local_hub.py), never the internet:
 the files a backbone loads and nothing else, progress, resume, the checksum check, and every
 failure in one line with no partial model that looks complete."""
 
@@ -12,8 +12,8 @@ import pytest
 
 from motionscore.server.cli import main
 from motionscore.server.model import weights
-from tests.conftest import free_port
-from tests.local_hub import LocalHub
+from tests.kit.servers import free_port
+from tests.kit.local_hub import LocalHub
 
 MB = 1024 * 1024
 

@@ -272,22 +272,3 @@ def test_a_synth_takes_midi_has_a_track_per_part_with_the_kicks_on_the_beats(tmp
     first = next(t for k, t, v in smf["events"] if k == "marker" and v == "first beat")
     beat_ticks = range(first, kicks[-1] + 1, smf["ppq"])
     assert set(beat_ticks) <= set(kicks)                               # a kick on every beat of the map
-
-
-def test_a_servers_synth_take_gets_the_same_stems(tmp_path, server_process, capsys):
-    """Stems of a take made on the server: its parts rendered here and checked against the take."""
-    import soundfile as sf
-
-    from motionscore.server.cli import main
-
-    address, _ = server_process
-    local, remote = tmp_path / "local", tmp_path / "remote"
-    local.mkdir()
-    remote.mkdir()
-    common = ["examples/dance.npz", "-q", "--sample-rate", "16000", "--seed", "3"]
-    assert main(["score", *common, "-o", str(local / "take.wav"), "--stems", str(local)]) == 0
-    assert main(["score", *common, "-o", str(remote / "take.wav"), "--stems", str(remote), "--server", address,
-                 "--backbone", "synth"]) == 0
-    for name in ("take", "take_drums", "take_bass", "take_chords"):
-        here, there = (sf.read(str(folder / f"{name}.wav"), dtype="int16")[0] for folder in (local, remote))
-        assert np.array_equal(here, there) and np.abs(there).max() > 100

@@ -14,10 +14,9 @@ import pytest
 from motionscore.server.cli import main
 from motionscore.server.packaging.farm_jobs import flamenco_job_type, list_shots, openjd_template
 
-from tests.conftest import start_server, stop_server
+from tests.kit.servers import start_server, stop_server
 
 pytest.importorskip("bpy")
-REPO = Path(__file__).resolve().parents[1]
 OPENJD = Path(sys.executable).with_name("openjd")
 
 _CHAIN = {"Hips": [("Spine", (0, 10, 0)), ("LeftUpLeg", (9, -5, 0)), ("RightUpLeg", (-9, -5, 0))],
@@ -134,7 +133,7 @@ def _compile_flamenco(tmp_path, settings: dict, module: str = "bl_ext.user_defau
     job_type.write_text(flamenco_job_type(module=module))
     settings_file = tmp_path / "settings.json"
     settings_file.write_text(json.dumps(settings))
-    return subprocess.run([node, str(REPO / "tests" / "flamenco_stub.js"), str(job_type), str(settings_file)],
+    return subprocess.run([node, str(Path(__file__).with_name("flamenco_stub.js")), str(job_type), str(settings_file)],
                           capture_output=True, text=True, timeout=60)
 
 

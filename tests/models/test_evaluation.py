@@ -11,7 +11,7 @@ from motionscore.server.evaluation.evaluate import evaluate_clip, evaluate_folde
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.motion import save_motion
 from motionscore.shared.rhythm import extract_rhythm
-from tests.test_metrics import click_track
+from tests.kit.songs import click_track
 
 SR = 22050
 

@@ -18,6 +18,8 @@ from motionscore.shared.tempo_map import (ALTERNATIVES, DEFAULT_CONFIG, TempoEvi
                                           estimate_tempo_map, partition, strong_accents, tempo_prior,
                                           three_four_evidence)
 from motionscore.shared.tempo_map.salience import _agreement
+from tests.kit.dances import two_pulse_dance
+from tests.kit.paths import BENCHMARKS
 
 ACCENT_PULL = DEFAULT_CONFIG.accent_pull
 ALTERNATIVE_LEAST = DEFAULT_CONFIG.alternative_least
@@ -322,15 +324,6 @@ def test_in_three_four_the_hips_rise_and_fall_once_a_bar_vote_for_the_beat(seed)
     assert tempo_map.meter == 4 and tempo_map.tempo_bpm == pytest.approx(80, rel=0.01)
 
 
-def two_pulse_dance(seed: int):
-    """Head and arms at 110 BPM, hips and legs (COCO joints 11-16) at 80: two tempi at once."""
-    upper = synthetic_dance(beat_times(16.0, 110), 16.0, fps=30, genre="HO", seed=seed)
-    lower = synthetic_dance(beat_times(16.0, 80), 16.0, fps=30, genre="HO", seed=seed + 10)
-    keypoints = upper.keypoints.copy()
-    keypoints[:, 11:] = lower.keypoints[:, 11:]
-    return replace(upper, keypoints=keypoints, genre=None)
-
-
 @pytest.mark.parametrize("seed", range(3))
 def test_a_second_pulse_is_offered_as_an_alternative_tempo(seed):
     tempo_map = extract_rhythm(two_pulse_dance(seed)).tempo_map
@@ -429,9 +422,8 @@ def test_real_dances_at_blender_frame_rates(real_data):
 
 def _bench(name: str):
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    path = BENCHMARKS / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

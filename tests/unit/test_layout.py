@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.kit.paths import REPO
 #: Top-level folder -> the installed package name it maps to (pyproject's package-dir).
 ROOTS = {"server": "motionscore.server", "shared": "motionscore.shared", "blender_addon": "motionscore.blender_addon"}
 
@@ -129,7 +129,7 @@ def test_imports_follow_the_design_direction():
 
 
 #: What Blender's own Python lacks: shared/ (inside the extension) and the add-on never import them,
-#: so that the built-in engine runs in any Blender (tests/test_blender.py blocks them for real).
+#: so that the built-in engine runs in any Blender (tests/integration/test_blender.py blocks them for real).
 NOT_IN_BLENDER = ("torch", "librosa", "scipy", "soundfile")
 
 

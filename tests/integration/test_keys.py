@@ -22,7 +22,7 @@ from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.client import E_BAD_KEY, E_KEY_REFUSED, E_KEY_REQUIRED, ScoreClient, ServerError
 from motionscore.shared.motion import save_motion
 from motionscore.shared.options import ScoreOptions
-from tests.conftest import free_port, start_server, stop_server
+from tests.kit.servers import free_port, start_server, stop_server
 
 pytestmark = pytest.mark.skipif(not zmq.has("curve"), reason="pyzmq without CurveZMQ")
 

@@ -10,9 +10,10 @@ import soundfile as sf
 from motionscore.server.cli import main
 from motionscore.shared.synthetic_dance import beat_times, static_motion, synthetic_dance
 from motionscore.shared.motion import save_motion
-from tests.test_tempo_map import two_pulse_dance
+from tests.kit.dances import two_pulse_dance
+from tests.kit.paths import EXAMPLE_MOTION
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "dance.npz"
+EXAMPLE = EXAMPLE_MOTION
 
 
 def run(args, capsys):
@@ -99,15 +100,15 @@ def test_static_motion_is_scored_with_a_note(tmp_path, capsys):
 
 
 def test_server_down_is_a_clear_failure(tmp_path, capsys):
-    from tests.conftest import free_port
+    from tests.kit.servers import free_port
 
     code, _, err = run(["score", EXAMPLE, "-o", tmp_path / "x.wav", "--server", f"tcp://127.0.0.1:{free_port()}",
                         "--timeout", "1"], capsys)
     assert code == 1 and "no motionscore server answered" in err and not (tmp_path / "x.wav").exists()
 
 
-def test_score_through_a_server(server_process, tmp_path, capsys):
-    address, _ = server_process
+def test_score_through_a_server(shared_server, tmp_path, capsys):
+    address = shared_server
     motion = synthetic_dance(beat_times(3.0, 100), 3.0, fps=24, genre="LO")
     save_motion(motion, tmp_path / "m.npz")
     code, stdout, _ = run(["score", tmp_path / "m.npz", "-o", tmp_path / "m.wav", "--server", address, "--json"], capsys)
@@ -115,10 +116,10 @@ def test_score_through_a_server(server_process, tmp_path, capsys):
     assert sf.info(tmp_path / "m.wav").frames == 3 * 48000
 
 
-def test_serve_refuses_non_loopback_and_busy_port(capsys, server_process):
+def test_serve_refuses_non_loopback_and_busy_port(capsys, shared_server):
     code, _, err = run(["serve", "--bind", "tcp://0.0.0.0:5999"], capsys)
     assert code == 2 and "needs --keys" in err and "motionscore keys init" in err
-    address, _ = server_process
+    address = shared_server
     proc = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "cannot serve" in proc.stderr and "Traceback" not in proc.stderr
@@ -282,3 +283,22 @@ def test_bad_template_and_mismatched_encoders(tmp_path, capsys):
     code, _, err = run(["score", EXAMPLE, "-o", tmp_path / "y.wav", "--backbone", "musicgen", "--model", "tiny",
                         "--encoders", checkpoint], capsys)
     assert code == 2 and "riffusion" in err and not (tmp_path / "y.wav").exists()
+
+
+def test_a_servers_synth_take_gets_the_same_stems(tmp_path, shared_server):
+    """Stems of a take made on the server: its parts rendered here and checked against the take."""
+    import soundfile as sf
+
+    from motionscore.server.cli import main
+
+    address = shared_server
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    local.mkdir()
+    remote.mkdir()
+    common = ["examples/dance.npz", "-q", "--sample-rate", "16000", "--seed", "3"]
+    assert main(["score", *common, "-o", str(local / "take.wav"), "--stems", str(local)]) == 0
+    assert main(["score", *common, "-o", str(remote / "take.wav"), "--stems", str(remote), "--server", address,
+                 "--backbone", "synth"]) == 0
+    for name in ("take", "take_drums", "take_bass", "take_chords"):
+        here, there = (sf.read(str(folder / f"{name}.wav"), dtype="int16")[0] for folder in (local, remote))
+        assert np.array_equal(here, there) and np.abs(there).max() > 100

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import free_port, start_server, stop_server
+from tests.kit.paths import REAL_DATA, REPO
+from tests.kit.servers import free_port, start_server, stop_server
 
 pytest.importorskip("bpy")
 pytestmark = pytest.mark.blender
@@ -24,23 +25,10 @@ def addon_zip(tmp_path_factory):
     return str(build(tmp_path_factory.mktemp("addon"), platforms=["linux-x64"], log=lambda _: None).zip_path)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    address = f"tcp://127.0.0.1:{free_port()}"
-    proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from motionscore.shared.client import ScoreClient, ServerError
-
-    for _ in range(120):
-        try:
-            with ScoreClient(address, timeout=0.5) as client:
-                client.hello()
-            break
-        except ServerError:
-            pass
-    yield address
-    proc.terminate()
-    proc.wait(10)
+@pytest.fixture
+def server(shared_server):
+    """The session's synth server (these tests only ask it for takes)."""
+    return shared_server
 
 
 def run_case(case, tmp_path, python=sys.executable, **args):
@@ -198,7 +186,7 @@ def test_batch_scores_shots_and_reports_failures(server, tmp_path):
     run_case("save_scene", tmp_path, blend=str(tmp_path / "shot.blend"))
     (tmp_path / "broken.blend").write_bytes(b"not a blend file")
     files = [tmp_path / "shot.blend", tmp_path / "broken.blend", tmp_path / "missing.blend"]
-    bvh = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "bvh" / "dataset-1_dance-short_normal_001.bvh"
+    bvh = REAL_DATA / "bvh" / "dataset-1_dance-short_normal_001.bvh"
     if bvh.is_file():
         files.append(tmp_path / "dance.bvh")
         (tmp_path / "dance.bvh").write_bytes(bvh.read_bytes())
@@ -439,8 +427,7 @@ def test_builtin_ui_path_shows_progress_and_cancels(addon_zip, tmp_path):
 
 def _bpy_313_python() -> str | None:
     """The Python with the bpy 5.2.3 module (Blender 5.2's Python 3.13) that scripts/test.sh sets up."""
-    for candidate in (os.environ.get("MOTIONSCORE_BPY313_PYTHON"), str(Path(__file__).resolve().parents[1]
-                                                                        / ".venv-bpy313" / "bin" / "python")):
+    for candidate in (os.environ.get("MOTIONSCORE_BPY313_PYTHON"), str(REPO / ".venv-bpy313" / "bin" / "python")):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
@@ -469,7 +456,7 @@ def test_builtin_takes_in_blender_5_2_on_python_3_13(addon_zip, tmp_path):
 def test_preferences_download_model_weights_with_progress(addon_zip, tmp_path, monkeypatch):
     """The preferences' Download runs the server environment's `models pull` against a hub on
     127.0.0.1; progress reaches the preferences; a failure is its one line."""
-    from tests.local_hub import LocalHub
+    from tests.kit.local_hub import LocalHub
 
     root = tmp_path / "hub"
     for name, size in (("state_dict.bin", 3 << 20), ("compression_state_dict.bin", 1 << 20)):

@@ -27,8 +27,8 @@ def raw_socket(address):
     return sock
 
 
-def test_hello_and_score(server_process):
-    address, _ = server_process
+def test_hello_and_score(shared_server):
+    address = shared_server
     with ScoreClient(address) as client:
         info = client.hello()
         assert info["backbone"]["name"] == "synth" and info["protocol"] == P.PROTOCOL_VERSION
@@ -41,8 +41,8 @@ def test_hello_and_score(server_process):
     assert seen and seen[-1] == 1.0
 
 
-def test_hits_through_the_server_and_hits_outside_the_motion_refused(server_process):
-    address, _ = server_process
+def test_hits_through_the_server_and_hits_outside_the_motion_refused(shared_server):
+    address = shared_server
     motion = short_motion(6.0)
     with ScoreClient(address) as client:
         result = client.score(motion, ScoreOptions(sample_rate=16000, hits=(1.33, 4.1), tempo_bpm=110.0))
@@ -59,11 +59,11 @@ def test_hits_through_the_server_and_hits_outside_the_motion_refused(server_proc
     assert wire.value.code == P.E_BAD_OPTIONS
 
 
-def test_a_song_is_conformed_through_the_server_and_bad_songs_are_typed_errors(server_process, tmp_path):
+def test_a_song_is_conformed_through_the_server_and_bad_songs_are_typed_errors(shared_server, tmp_path):
     from motionscore.shared.options import ConformOptions
-    from tests.songs import drum_song, write_song
+    from tests.kit.songs import drum_song, write_song
 
-    address, _ = server_process
+    address = shared_server
     motion = synthetic_dance(beat_times(8.0, 116), 8.0, fps=30, seed=1)
     song = write_song(tmp_path / "song.ogg", drum_song(124, 12.0, 44100)[0], 44100).read_bytes()
     seen = []
@@ -188,7 +188,7 @@ def test_vanished_client_does_not_wedge_the_server(server_process):
 
 
 def test_unreachable_server_fails_fast():
-    from tests.conftest import free_port
+    from tests.kit.servers import free_port
 
     with ScoreClient(f"tcp://127.0.0.1:{free_port()}", timeout=1.0) as client:
         start = time.monotonic()

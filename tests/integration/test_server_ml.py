@@ -9,28 +9,20 @@ import pytest
 pytest.importorskip("audiocraft")
 
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
-from motionscore.shared.client import ScoreClient, ServerError  # noqa: E402
+from motionscore.shared.client import ScoreClient  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.kit.servers import start_server, stop_server  # noqa: E402
 
 
 def test_musicgen_server_batches_waiting_requests(tmp_path):
     checkpoint = tmp_path / "enc.safetensors"
     subprocess.run([sys.executable, "-m", "motionscore.server.cli", "encoders", "init", "--backbone", "musicgen",
                     "-o", str(checkpoint)], check=True, capture_output=True, timeout=300)
-    address = f"tcp://127.0.0.1:{free_port()}"
-    proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address,
-                             "--backbone", "musicgen", "--model", "tiny", "--encoders", str(checkpoint),
-                             "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address, proc = start_server(tmp_path / "server.log", "--backbone", "musicgen", "--model", "tiny",
+                                 "--encoders", str(checkpoint), "--device", "cpu", startup_s=180)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with ScoreClient(address, timeout=1.0) as probe:
-                    info = probe.hello()
-                break
-            except ServerError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+        with ScoreClient(address, timeout=1.0) as probe:
+            info = probe.hello()
         assert info["backbone"]["name"] == "musicgen" and info["backbone"]["encoders"] == str(checkpoint)
         with ScoreClient(address, timeout=120) as client:
             jobs = []
@@ -46,5 +38,4 @@ def test_musicgen_server_batches_waiting_requests(tmp_path):
         assert max(s.result.metadata.get("batch_size", 1) for s in states) > 1
         assert all(s.result.metadata["backbone"] == "musicgen" for s in states)
     finally:
-        proc.terminate()
-        proc.wait(20)
+        stop_server(proc)

@@ -1,4 +1,4 @@
-"""Songs for the conform tests: drum-and-chord loops at a known tempo, written in any format."""
+"""Audio with known beats: drum-and-chord songs for the conform tests (any format) and click tracks."""
 
 from __future__ import annotations
 
@@ -56,3 +56,15 @@ def attacks(audio: np.ndarray, sample_rate: int, near: np.ndarray, reach: float 
             continue
         found.append((lo + int(np.argmax(window > window.max() / 3))) / sample_rate)
     return np.asarray(found)
+
+
+def click_track(beats, sr=22050, duration=None) -> np.ndarray:
+    """float32 (n,): a 20 ms 1 kHz click at each of ``beats`` (s), ``duration`` s long (default: the
+    last beat + 1 s)."""
+    n = int((duration or beats[-1] + 1) * sr)
+    audio = np.zeros(n, np.float32)
+    click = np.sin(2 * np.pi * 1000 * np.arange(int(0.02 * sr)) / sr) * np.exp(-np.arange(int(0.02 * sr)) / 100)
+    for b in beats:
+        i = int(b * sr)
+        audio[i:i + click.size] += click[: max(0, min(click.size, n - i))]
+    return audio

@@ -25,6 +25,7 @@ from motionscore.server.training.learning_proof import BASELINES, CONDITIONS, ME
 from motionscore.server.training.pretrain import (  # noqa: E402
     CodecConfig, PretrainConfig, fit_codec, load_pretrained, pretrain_lm)
 from motionscore.server.model.tokenizers import word_level_tokenizer  # noqa: E402
+from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 SMALL = TinyMusicGenSpec(dim=32, layers=2, heads=4, text_dim=32)
 
@@ -264,9 +265,8 @@ def test_seeded_runs_repeat_exactly_and_pool_their_clips(tmp_path):
     verdict; a seed rerun on its own (another process, another folder) gives the same numbers."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_proof.py"
+    script = BENCHMARKS / "learning_proof.py"
     both = subprocess.run([sys.executable, str(script), "--work", str(tmp_path / "a"), "--quick", "--seeds", "0,1"],
                           capture_output=True, text=True, timeout=600)
     assert both.returncode == 0, both.stdout[-2000:] + both.stderr[-2000:]
@@ -292,9 +292,8 @@ def test_seeded_runs_repeat_exactly_and_pool_their_clips(tmp_path):
 def test_seeds_option_refuses_bad_lists():
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_proof.py"
+    script = BENCHMARKS / "learning_proof.py"
     for options, message in ((["--seeds", "0,0"], "distinct seeds"), (["--seeds", "a,b"], "whole numbers"),
                              (["--seeds", "0", "--threads", "0"], "must be at least 1")):
         run = subprocess.run([sys.executable, str(script), "--work", "/nonexistent/proof", *options],

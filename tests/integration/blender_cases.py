@@ -1,6 +1,6 @@
 """Blender scenarios run in a fresh process with the PyPI bpy module (background mode).
 
-Usage: python tests/blender_cases.py CASE JSON_ARGS -> prints one JSON line "RESULT {...}".
+Usage: python tests/integration/blender_cases.py CASE JSON_ARGS -> prints one JSON line "RESULT {...}".
 Kept out of the pytest process: bpy is a whole Blender, and each case wants a clean one.
 """
 

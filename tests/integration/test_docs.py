@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.kit.paths import REPO
 
 
 def test_the_docs_site_builds_strictly(tmp_path):

@@ -22,6 +22,7 @@ from motionscore.shared.motion import save_motion
 from motionscore.shared.options import ScoreOptions
 
 from .conftest import start_server, stop_server
+from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 pytest.importorskip("ray.serve")
 pytestmark = pytest.mark.slow
@@ -200,7 +201,7 @@ def test_the_scale_benchmark_runs_both_replica_counts(tmp_path):
     """benchmarks/bench_scale.py end to end with a small load (its figures are the README's, not a test)."""
     import re
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scale.py"
+    script = BENCHMARKS / "bench_scale.py"
     run = subprocess.run([sys.executable, str(script), "--takes", "4", "--clients", "2", "--seconds", "2",
                           "--log-dir", str(tmp_path)], capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

@@ -19,6 +19,7 @@ from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.motion import save_motion  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
+from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 TEXTS = ["a house music with rhythm", "techno"]
 
@@ -168,9 +169,8 @@ def test_the_decode_benchmark_compares_both_decoders_and_reports_identity():
     import re
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
+    script = BENCHMARKS / "bench_decode.py"
     run = subprocess.run([sys.executable, str(script), "--model", "tiny", "--repeats", "1"], capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]

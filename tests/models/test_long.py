@@ -9,7 +9,7 @@ from motionscore.server.analysis.metrics import beat_scores, track_music_beats
 from motionscore.server.generation.pipeline import score_motion
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.options import ScoreOptions
-from tests.test_metrics import click_track
+from tests.kit.songs import click_track
 
 THREE_MINUTES = [(0, 96), (60, 128), (120, 108)]
 

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from motionscore.server.analysis.metrics import alignment_score, beat_scores, count_matches, score_take, tempo_difference
+from tests.kit.songs import click_track
 
 times = st.lists(st.floats(0, 60, allow_nan=False), max_size=60).map(lambda xs: np.unique(np.round(xs, 3)))
 
@@ -37,16 +38,6 @@ def test_alignment_score():
 
 def test_tempo_difference():
     assert tempo_difference(120, 118.5) == 1.5 and tempo_difference(None, 120) is None
-
-
-def click_track(beats, sr=22050, duration=None):
-    n = int((duration or beats[-1] + 1) * sr)
-    audio = np.zeros(n, np.float32)
-    click = np.sin(2 * np.pi * 1000 * np.arange(int(0.02 * sr)) / sr) * np.exp(-np.arange(int(0.02 * sr)) / 100)
-    for b in beats:
-        i = int(b * sr)
-        audio[i:i + click.size] += click[: max(0, min(click.size, n - i))]
-    return audio
 
 
 def test_score_take_on_click_tracks():

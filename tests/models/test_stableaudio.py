@@ -22,6 +22,7 @@ from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
 from .conftest import start_server, stop_server  # noqa: E402
+from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +148,8 @@ def test_the_addon_writes_stereo_wav_frames_interleaved(tmp_path):
 def test_the_decode_benchmark_times_the_full_and_the_cut_latent():
     """benchmarks/bench_decode.py --backbone stableaudio runs end to end on the tiny pipeline."""
     import re
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
+    script = BENCHMARKS / "bench_decode.py"
     run = subprocess.run([sys.executable, str(script), "--backbone", "stableaudio", "--model", "tiny", "--repeats", "1"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
