@@ -24,4 +24,11 @@ if [ -n "$PY313" ]; then
 else
   echo "==> no Python 3.13 found: the Blender 5.2 (bpy 5.2.3) tests will be skipped"
 fi
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): servers starting, Blender loading and subprocesses waiting overlap with
+# the other worker's computation. Ray's tests share one worker (xdist_group "ray"). Set
+# MOTIONSCORE_TEST_WORKERS=0 to run in one process (e.g. with pdb).
+WORKERS=${MOTIONSCORE_TEST_WORKERS:-2}
+if [ "$WORKERS" = 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+exec .venv/bin/python -m pytest -n "$WORKERS" --dist loadgroup "$@"

@@ -17,10 +17,10 @@ from motionscore.shared.synthetic_dance import beat_times, synthetic_dance
 from motionscore.shared.client import ScoreClient
 from motionscore.shared.options import ScoreOptions
 
-from .conftest import free_port, start_server, stop_server
+from tests.kit.servers import free_port, start_server, stop_server
 
 pytest.importorskip("ray.serve")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one Ray at a time on this machine
 RAY = str(Path(sys.executable).with_name("ray"))
 
 

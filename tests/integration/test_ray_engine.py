@@ -21,11 +21,11 @@ from motionscore.shared.client import ScoreClient, ServerError
 from motionscore.shared.motion import save_motion
 from motionscore.shared.options import ScoreOptions
 
-from .conftest import start_server, stop_server
+from tests.kit.servers import start_server, stop_server
 from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 pytest.importorskip("ray.serve")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one Ray at a time on this machine
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,10 @@ pytest.importorskip("diffusers")
 from motionscore.server.generation.backbones import GenerationRequest, load_backbone  # noqa: E402
 from motionscore.server.generation.pipeline import ChannelsError, score_motion  # noqa: E402
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
-from motionscore.shared import protocol as P  # noqa: E402
-from motionscore.shared.client import ScoreClient, ServerError  # noqa: E402
 from motionscore.shared.motion import save_motion  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
-from .conftest import start_server, stop_server  # noqa: E402
 from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 
@@ -109,27 +106,6 @@ def test_cli_writes_a_stereo_file_and_mono_on_request(tmp_path):
                               str(tmp_path / "x.wav"), "--channels", "stereo"], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "makes mono audio" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "x.wav").exists()
-
-
-def test_stereo_over_the_wire_and_refused_by_a_mono_server(tmp_path):
-    address, proc = start_server(tmp_path / "server.log", "--backbone", "stableaudio", "--model", "tiny",
-                                 startup_s=180.0)
-    try:
-        with ScoreClient(address, timeout=120) as client:
-            assert client.hello()["backbone"]["channels"] == 2
-            result = client.score(dance(2.0), ScoreOptions(sample_rate=16000))
-            assert result.audio.shape == (32000, 2) and result.metadata["channels"] == 2
-            assert client.score(dance(2.0), ScoreOptions(sample_rate=16000, channels="mono")).audio.shape == (32000,)
-    finally:
-        stop_server(proc)
-    address, proc = start_server(tmp_path / "synth.log")
-    try:
-        with ScoreClient(address, timeout=30) as client:
-            with pytest.raises(ServerError) as refused:
-                client.score(dance(1.0), ScoreOptions(channels="stereo"))
-            assert refused.value.code == P.E_BAD_OPTIONS and "makes mono audio" in refused.value.message
-    finally:
-        stop_server(proc)
 
 
 def test_the_addon_writes_stereo_wav_frames_interleaved(tmp_path):

@@ -51,6 +51,9 @@ def test_helpers_come_from_the_kit_never_from_another_test_module():
     for path in sorted(TESTS.rglob("*.py")):
         others = sorted(n for n in _imports(path) if n.startswith("tests.") and n.split(".")[-1].startswith("test_"))
         assert not others, f"{path.relative_to(REPO)} imports {others}: put the helper in tests/kit"
+        relative = [node.module for node in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(node, ast.ImportFrom) and node.level and path.parent.name != "kit"]
+        assert not relative, f"{path.relative_to(REPO)} imports {relative} relatively: import tests.kit.*"
 
 
 def test_the_kit_needs_no_server_package():
