@@ -21,7 +21,7 @@ from motionscore.shared.client import ScoreClient, ServerError
 from motionscore.shared.motion import save_motion
 from motionscore.shared.options import ScoreOptions
 
-from tests.kit.servers import start_server, stop_server
+from tests.kit.servers import cancel_midway, start_server, stop_server
 from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 pytest.importorskip("ray.serve")
@@ -109,14 +109,7 @@ def test_twelve_concurrent_cli_clients_use_both_replicas(ray_server, tmp_path):
 def test_cancel_reaches_the_replica(ray_server):
     address, _, _ = ray_server
     with ScoreClient(address, timeout=30) as client:
-        job_id = client.submit(synthetic_dance(beat_times(300, 120), 300, fps=30), ScoreOptions())
-        job = client.jobs[job_id]
-        deadline = time.monotonic() + 90
-        while job.fraction < 0.1 and not job.done and time.monotonic() < deadline:
-            client.poll(0.2)
-        client.cancel(job_id)
-        while not job.done and time.monotonic() < deadline:
-            client.poll(0.2)
+        job = cancel_midway(client, synthetic_dance(beat_times(300, 120), 300, fps=30), ScoreOptions(), 90)
         assert job.error is not None and job.error.code == P.E_CANCELLED
         assert client.score(synthetic_dance(beat_times(1, 120), 1, fps=30),
                             ScoreOptions(sample_rate=8000)).audio.shape == (8000,)

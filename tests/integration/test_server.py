@@ -13,6 +13,7 @@ from motionscore.shared import limits
 from motionscore.shared import protocol as P
 from motionscore.shared.client import ScoreClient, ServerError
 from motionscore.shared.options import ScoreOptions
+from tests.kit.servers import cancel_midway
 
 
 def short_motion(seconds=1.0, seed=0):
@@ -160,15 +161,7 @@ def test_garbage_and_oversized_get_errors_and_server_keeps_serving(server_proces
 def test_cancel_stops_a_job(server_process):
     address, _ = server_process
     with ScoreClient(address, timeout=30) as client:
-        long_motion = synthetic_dance(beat_times(300, 120), 300, fps=30)
-        job_id = client.submit(long_motion, ScoreOptions())
-        job = client.jobs[job_id]
-        deadline = time.monotonic() + 60
-        while job.fraction < 0.1 and not job.done and time.monotonic() < deadline:
-            client.poll(0.2)
-        client.cancel(job_id)
-        while not job.done and time.monotonic() < deadline:
-            client.poll(0.2)
+        job = cancel_midway(client, synthetic_dance(beat_times(300, 120), 300, fps=30), ScoreOptions())
         assert job.error is not None and job.error.code == P.E_CANCELLED
         assert job.result is None
         assert client.score(short_motion(), ScoreOptions(sample_rate=8000)).audio.size == 8000

@@ -46,3 +46,17 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def cancel_midway(client, motion, options, timeout_s: float = 60.0):
+    """Submit a long take through ``client``, cancel it once it is under way (10 %), and wait for the
+    job to end; returns its JobState (its error says how it ended)."""
+    job_id = client.submit(motion, options)
+    job = client.jobs[job_id]
+    deadline = time.monotonic() + timeout_s
+    while job.fraction < 0.1 and not job.done and time.monotonic() < deadline:
+        client.poll(0.2)
+    client.cancel(job_id)
+    while not job.done and time.monotonic() < deadline:
+        client.poll(0.2)
+    return job
