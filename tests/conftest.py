@@ -1,9 +1,18 @@
 """Fixtures every tier may use; the helpers behind them live in tests/kit (never import one test
 module from another)."""
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Numba (librosa's JIT) caches compiled code beside the installed package, and two processes
+# compiling the same function at once can corrupt that cache: every later process that loads it
+# segfaults. Each pytest-xdist worker, with the servers and commands it starts, gets a cache of its own.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir())
+                                                  / f"motionscore-numba-{os.environ['PYTEST_XDIST_WORKER']}"))
 
 from tests.kit.paths import REAL_DATA
 from tests.kit.servers import start_server, stop_server
