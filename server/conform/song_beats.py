@@ -33,6 +33,11 @@ TRACKER_LAG_S = 0.02
 DEFAULT_PRIOR_BPM = 120.0
 DOMINANT_OCTAVES = 1.0
 LEVEL_REACH = 0.04
+#: How strongly the beat tracker holds the period (librosa's ``tightness``, default 100). A song keeps
+#: its phase: a syncopated bass line or off-beat guitar must not pull the beats onto the "and" for a
+#: few bars, which at the default it can. Much tighter and a played song's small tempo drift is no
+#: longer followed (results.md has the measurement).
+TRACKER_TIGHTNESS = 200.0
 #: Pulses considered (BPM), and the onset envelope's hop (librosa's default, samples).
 MIN_SONG_BPM, MAX_SONG_BPM = 40.0, 240.0
 HOP = 512
@@ -140,7 +145,8 @@ def pulse_tempo(envelope: np.ndarray, target_bpm: float | None) -> float | None:
 def _beats_at(envelope: np.ndarray, bpm: float) -> np.ndarray:
     import librosa
 
-    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=TRACKING_SR, bpm=bpm, units="time")
+    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=TRACKING_SR, bpm=bpm, units="time",
+                                       tightness=TRACKER_TIGHTNESS)
     return regularise(np.asarray(beats, dtype=np.float64))
 
 
