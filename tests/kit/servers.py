@@ -17,9 +17,12 @@ def free_port() -> int:
 
 
 def start_server(log_path: Path, *extra: str, keys: dict | None = None,
-                 startup_s: float = 60.0) -> tuple[str, subprocess.Popen]:
+                 startup_s: float = 180.0) -> tuple[str, subprocess.Popen]:
     """A real `motionscore serve` process on a free loopback port, answering ``hello`` (with the
-    client key files in ``keys`` when it is keyed) within ``startup_s``; its output goes to ``log_path``."""
+    client key files in ``keys`` when it is keyed) within ``startup_s``; its output goes to ``log_path``.
+
+    The server warms up before it answers (a first take, numba compiling librosa's JIT into a cold
+    cache); on two busy cores that has taken two and a half minutes, hence the generous default."""
     address = f"tcp://127.0.0.1:{free_port()}"
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "motionscore.server.cli", "serve", "--bind", address, *extra],
