@@ -24,10 +24,10 @@ if [ -n "$PY313" ]; then
 else
   echo "==> no Python 3.13 found: the Blender 5.2 (bpy 5.2.3) tests will be skipped"
 fi
-# Two workers (pytest-xdist): servers starting, Blender loading and subprocesses waiting overlap with
-# the other worker's computation. Ray's tests share one worker (xdist_group "ray"). Set
-# MOTIONSCORE_TEST_WORKERS=0 to run in one process (e.g. with pdb).
-WORKERS=${MOTIONSCORE_TEST_WORKERS:-2}
+# One process by default: the suite passes on two pytest-xdist workers too (MOTIONSCORE_TEST_WORKERS=2,
+# Ray's tests kept in one xdist group), but on two cores that was no faster (docs/results.md)
+# and Ray's own tests must never run at once (`ray stop` stops every Ray on the machine).
+WORKERS=${MOTIONSCORE_TEST_WORKERS:-0}
 if [ "$WORKERS" = 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi
