@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,6 +101,9 @@ class JobState:
     result: JobResult | None = None
     error: ServerError | None = None
     submitted: float = field(default_factory=time.monotonic)
+    #: Progress (fraction, stage) received since :meth:`ScoreClient.wait` last reported, in order;
+    #: several may arrive in one poll, and a blocking caller must see every stage, not just the last.
+    updates: deque = field(default_factory=lambda: deque(maxlen=256))
 
     @property
     def done(self) -> bool:
@@ -210,6 +214,7 @@ class ScoreClient:
             return
         if kind == P.PROGRESS:
             job.fraction, job.stage = float(message.get("fraction", 0.0)), str(message.get("stage", ""))
+            job.updates.append((job.fraction, job.stage))
         elif kind == P.ACCEPTED:
             job.stage = "queued"
         elif kind == P.RESULT:
@@ -313,9 +318,14 @@ class ScoreClient:
         try:
             while not job.done:
                 self.poll(timeout=min(KEEPALIVE_S, self.timeout) / 2)
-                if on_progress is not None and (job.fraction, job.stage) != shown:
-                    shown = (job.fraction, job.stage)
-                    on_progress(job.fraction, job.stage)
+                if on_progress is None:
+                    continue
+                updates = list(job.updates) + [(job.fraction, job.stage)]
+                job.updates.clear()
+                for update in updates:
+                    if update != shown:
+                        shown = update
+                        on_progress(*update)
         except KeyboardInterrupt:
             self.cancel(job_id)
             raise

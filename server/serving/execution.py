@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,6 +19,7 @@ import numpy as np
 from motionscore.shared import protocol as P
 from motionscore.shared.motion import Motion
 from motionscore.shared.options import ConformOptions, ScoreOptions
+from motionscore.shared.progress import ProgressThrottle
 
 from motionscore.server.generation.backbones import Backbone, Cancelled
 from motionscore.server.generation.pipeline import ScoreResult, score_batch, score_motion
@@ -75,14 +75,12 @@ def run_tasks(tasks: list[Task], backbone: Backbone, extra_metadata: dict | None
 
 
 def _run_batch(tasks: list[Task], backbone: Backbone, extra_metadata: dict | None) -> None:
-    last = [0.0]
+    throttle = ProgressThrottle(PROGRESS_INTERVAL_S)
 
     def progress(fraction: float, stage: str) -> None:
         if all(task.cancel.is_set() for task in tasks):
             raise Cancelled("every job of the batch was cancelled")
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
-            last[0] = now
+        if throttle.should_send(fraction, stage):
             for task in tasks:
                 if not task.cancel.is_set():
                     task.send({"type": P.PROGRESS, "fraction": round(float(fraction), 4), "stage": stage})
@@ -106,14 +104,12 @@ def _run_batch(tasks: list[Task], backbone: Backbone, extra_metadata: dict | Non
 
 
 def _run_one(task: Task, backbone: Backbone, extra_metadata: dict | None) -> None:
-    last = [0.0]
+    throttle = ProgressThrottle(PROGRESS_INTERVAL_S)
 
     def progress(fraction: float, stage: str) -> None:
         if task.cancel.is_set():
             raise Cancelled(task.reason)
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
-            last[0] = now
+        if throttle.should_send(fraction, stage):
             task.send({"type": P.PROGRESS, "fraction": round(float(fraction), 4), "stage": stage})
 
     try:

@@ -74,7 +74,7 @@ def test_a_song_is_conformed_through_the_server_and_bad_songs_are_typed_errors(s
         assert result.audio.shape == (8 * 32000, 2) and result.sample_rate == 32000
         conform = result.metadata["conform"]
         assert result.metadata["backbone"] == "conform" and conform["song"] == "song.ogg" and conform["hits_caught"] == 1
-        assert any("stretching" in stage for stage in seen)
+        assert any("stretching" in stage for stage in seen), seen
         for data, name, words in [(b"RIFF nothing", "bad.wav", "not an audio file"),
                                   (song, "x" * 300, "song name"),
                                   (b"\0" * (limits.MAX_SONG_BYTES + 1), "huge.mp3", "over the 32 MB limit")]:
