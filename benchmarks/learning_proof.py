@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per seed (default 1)")
     parser.add_argument("--clips", type=int, default=None, help="paired clips for the encoders (default 2400)")
     parser.add_argument("--pretrain-clips", type=int, default=None, help="music clips for the backbone (default 600)")
+    parser.add_argument("--seconds", type=float, default=None, help="length of every world clip in seconds (default 5.12)")
     parser.add_argument("--codec-steps", type=int, default=None, help="codec training steps (default 300)")
     parser.add_argument("--pretrain-steps", type=int, default=None, help="LM pretraining steps (default 1600)")
     parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default 1200)")
@@ -86,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 #: Options passed on unchanged to each seed's process.
-_PASSED_ON = ("clips", "pretrain_clips", "codec_steps", "pretrain_steps", "encoder_steps", "periodicity_lags",
+_PASSED_ON = ("clips", "pretrain_clips", "seconds", "codec_steps", "pretrain_steps", "encoder_steps", "periodicity_lags",
               "guidance")
 
 
@@ -97,7 +98,7 @@ def _config(args, seed: int, work: Path) -> ProofConfig:
         config.pretrain = PretrainConfig(steps=20, warmup=5)
         config.codec = CodecConfig(steps=10)
     for name, value in (("clips", args.clips), ("pretrain_clips", args.pretrain_clips), ("guidance", args.guidance),
-                        ("encoder_steps", args.encoder_steps)):
+                        ("encoder_steps", args.encoder_steps), ("seconds", args.seconds)):
         if value:
             setattr(config, name, value)
     if args.codec_steps:
@@ -216,6 +217,9 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.threads < 1 or (args.jobs is not None and args.jobs < 1):
         print("--threads and --jobs must be at least 1", file=sys.stderr)
+        return 2
+    if args.seconds is not None and not 1.0 <= args.seconds <= 30.0:
+        print("--seconds must be between 1 and 30 (a clip's length)", file=sys.stderr)
         return 2
     return _run_seeds(args) if args.seeds else _run_one(args)
 

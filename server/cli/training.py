@@ -150,7 +150,7 @@ def register(sub) -> None:
     world.add_argument("--seconds", type=float, default=5.12, help="clip length (default 5.12)")
     world.add_argument("--val-fraction", type=float, default=0.15, help="share of clips in val/ (default 0.15)")
     world.add_argument("--test-fraction", type=float, default=0.0, help="share of clips in test/ (default 0)")
-    world.add_argument("--workers", type=int, default=1, help="processes rendering clips (default 1; same files)")
+    world.add_argument("--workers", type=int, default=1, help="processes rendering clips, used for worlds of 200 clips or more (default 1; same files)")
     world.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     world.set_defaults(func=cmd_data_synth)
     aist = data_sub.add_parser("import-aist", help="AIST++ 2D keypoints + music -> a data folder")

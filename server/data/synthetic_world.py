@@ -29,6 +29,12 @@ def _synth():
     return load_backbone("synth")
 
 
+#: Fewest clips worth rendering in worker processes. A spawned worker pays its imports and numba's
+#: compilation once (seconds), while a clip renders in a fraction of a second in a warm process, so
+#: a small world is rendered faster in this process alone.
+PARALLEL_MIN_CLIPS = 200
+
+
 def _clip_plan(clips: int, seed: int, seconds: float, val_fraction: float, test_fraction: float) -> list[dict]:
     """Every clip's split, genre, tempo, first accent and dancer seed, drawn in order from one
     generator (so a clip is the same whatever the number of workers that render it)."""
@@ -64,13 +70,14 @@ def _render_clip(clip: dict, out: str, sample_rate: int) -> str:
 def make_world(out: Path, clips: int, seed: int = 0, seconds: float = 5.12, sample_rate: int = 32000,
                val_fraction: float = 0.15, test_fraction: float = 0.0, progress=None, workers: int = 1) -> dict[str, int]:
     """Write ``clips`` pairs split into train/val (and test when ``test_fraction`` > 0); returns
-    counts per split. ``workers`` > 1 renders clips in that many processes (same files)."""
+    counts per split. ``workers`` > 1 renders clips in that many processes (same files) when there
+    are at least :data:`PARALLEL_MIN_CLIPS` of them."""
     plan = _clip_plan(clips, seed, seconds, val_fraction, test_fraction)
     counts = {"train": 0, "val": 0} | ({"test": 0} if test_fraction > 0 else {})
     for clip in plan:
         (out / clip["split"]).mkdir(parents=True, exist_ok=True)
         counts[clip["split"]] += 1
-    if workers > 1 and clips > 1:
+    if workers > 1 and clips >= max(PARALLEL_MIN_CLIPS, 2):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 

@@ -86,8 +86,11 @@ def test_cli_synth_rejects_bad_fractions_and_workers(tmp_path, capsys):
     assert not (tmp_path / "w").exists()
 
 
-def test_parallel_rendering_writes_the_same_world(small_world, tmp_path):
+def test_parallel_rendering_writes_the_same_world(small_world, tmp_path, monkeypatch):
     """Clips are planned in order from one generator, so two processes write the same files."""
+    import motionscore.server.data.synthetic_world as synthetic_world
+
+    monkeypatch.setattr(synthetic_world, "PARALLEL_MIN_CLIPS", 2)  # processes even for ten clips
     parallel = tmp_path / "parallel"
     assert main(["data", "synth", "--out", str(parallel), "--clips", "10", "--seed", "3", "--seconds", "2.0",
                  "--val-fraction", "0.1", "--test-fraction", "0.2", "--workers", "2"]) == 0
@@ -268,7 +271,8 @@ def test_seeded_runs_repeat_exactly_and_pool_their_clips(tmp_path):
 
     script = BENCHMARKS / "learning_proof.py"
     # The smoke run, smaller still: what is checked is that a seed repeats, not what it learns.
-    small = ["--quick", "--codec-steps", "4", "--pretrain-steps", "8", "--encoder-steps", "4"]
+    small = ["--quick", "--codec-steps", "4", "--pretrain-steps", "8", "--encoder-steps", "4", "--pretrain-clips", "8",
+             "--seconds", "2"]
     both = subprocess.run([sys.executable, str(script), "--work", str(tmp_path / "a"), *small, "--seeds", "0,1"],
                           capture_output=True, text=True, timeout=600)
     assert both.returncode == 0, both.stdout[-2000:] + both.stderr[-2000:]
@@ -305,7 +309,8 @@ def test_seeds_option_refuses_bad_lists(capsys):
         os.environ.clear()
         os.environ.update(saved)
     for options, message in ((["--seeds", "0,0"], "distinct seeds"), (["--seeds", "a,b"], "whole numbers"),
-                             (["--seeds", "0", "--threads", "0"], "must be at least 1")):
+                             (["--seeds", "0", "--threads", "0"], "must be at least 1"),
+                             (["--seconds", "0.5"], "--seconds must be between 1 and 30")):
         try:
             code = script.main(["--work", "/nonexistent/proof", *options])
         except SystemExit as exc:  # argparse's refusal
