@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check_locks.py", description=__doc__.splitlines()[0])
     parser.add_argument("--uv", default=str(ROOT / ".venv" / "bin" / "uv"))
     args = parser.parse_args(argv)
-    results = {}
-    for name, platform in LOCKS.items():
-        results[name] = source_only(args.uv, REQ / name, platform) + (platform,)
+    # The locks are independent and uv mostly waits on the registry: check them all at once.
+    with ThreadPoolExecutor(max_workers=len(LOCKS)) as pool:
+        futures = {name: pool.submit(source_only, args.uv, REQ / name, platform) for name, platform in LOCKS.items()}
+        results = {name: futures[name].result() + (LOCKS[name],) for name in LOCKS}
     baseline = results["lock.txt"][0] | results["lock-no-deps.txt"][0]
     failed = False
     for name, (allowed, error, platform) in results.items():
