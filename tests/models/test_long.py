@@ -35,15 +35,19 @@ def test_synth_follows_three_minutes_with_two_tempo_changes(long_dance):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["musicgen", "riffusion", "audioldm"])
-def test_ml_backbones_score_three_minutes_in_one_request(name, long_dance):
+# Riffusion and AudioLDM share the window planner and the joins (backbones/windows.py); Riffusion's
+# tiny model still pays Griffin-Lim at the published n_fft for every 5.12 s window, so it is given
+# one minute (15 windows) and AudioLDM the whole three.
+@pytest.mark.parametrize("name, seconds", [("musicgen", 180), ("riffusion", 60), ("audioldm", 180)])
+def test_ml_backbones_score_minutes_in_one_request(name, seconds, long_dance):
     pytest.importorskip("torch")
     _, motion = long_dance
+    motion = motion.frames(0, int(round(seconds * motion.fps)))
     stages = []
     backbone = load_backbone(name, model="tiny", device="cpu")
     result = score_motion(motion, ScoreOptions(sample_rate=16000, beat_lock=False), backbone,
                           lambda f, s: stages.append(s))
-    assert result.audio.shape == (180 * 16000,) and np.isfinite(result.audio).all()
+    assert result.audio.shape == (seconds * 16000,) and np.isfinite(result.audio).all()
     windows = {s.split(":")[0] for s in stages if s.startswith("window")}
     assert len(windows) >= 10  # progress per window
     assert any("windows" in n for n in result.metadata["notes"])
