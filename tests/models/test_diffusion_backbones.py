@@ -10,7 +10,7 @@ from motionscore.server.generation.backbones import load_backbone  # noqa: E402
 from motionscore.server.model.checkpoint import save_checkpoint  # noqa: E402
 from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E402
 from tests.models.backbone_common import BackboneTesterMixin  # noqa: E402
-from tests.kit.paths import BENCHMARKS  # noqa: E402
+from tests.kit.benchmarks import run_benchmark  # noqa: E402
 
 SR = 16000
 LATENTS = {"riffusion": (2, 4, 64, 16), "audioldm": (2, 4, 100, 4), "stableaudio": (2, 8, 32)}
@@ -65,14 +65,9 @@ def test_a_prebuilt_pipeline_runs_as_loaded_weights_would():
 
 
 @pytest.mark.parametrize("name", ["riffusion", "audioldm"])
-def test_the_decode_benchmark_times_a_diffusion_backbone(name):
+def test_the_decode_benchmark_times_a_diffusion_backbone(name, capsys):
     import re
-    import subprocess
-    import sys
 
-    script = BENCHMARKS / "bench_decode.py"
-    run = subprocess.run([sys.executable, str(script), "--backbone", name, "--model", "tiny", "--repeats", "1"],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    last = run.stdout.strip().splitlines()[-1]
+    assert run_benchmark("bench_decode", ["--backbone", name, "--model", "tiny", "--repeats", "1"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(rf"{name} \d+\.\d+ s per 5\.12 s clip \(batch 1, 4 steps, \d+\.\d+ s per call\)", last), last

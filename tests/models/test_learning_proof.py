@@ -25,6 +25,7 @@ from motionscore.server.training.learning_proof import BASELINES, CONDITIONS, ME
 from motionscore.server.training.pretrain import (  # noqa: E402
     CodecConfig, PretrainConfig, fit_codec, load_pretrained, pretrain_lm)
 from motionscore.server.model.tokenizers import word_level_tokenizer  # noqa: E402
+from tests.kit.benchmarks import run_benchmark  # noqa: E402
 from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 SMALL = TinyMusicGenSpec(dim=32, layers=2, heads=4, text_dim=32)
@@ -296,25 +297,10 @@ def test_seeded_runs_repeat_exactly_and_pool_their_clips(tmp_path):
 
 
 def test_seeds_option_refuses_bad_lists(capsys):
-    """In this process (the script sets its thread variables on import: they are put back)."""
-    import importlib.util
-    import os
-
-    saved = dict(os.environ)
-    try:
-        spec = importlib.util.spec_from_file_location("learning_proof_script", BENCHMARKS / "learning_proof.py")
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     for options, message in ((["--seeds", "0,0"], "distinct seeds"), (["--seeds", "a,b"], "whole numbers"),
                              (["--seeds", "0", "--threads", "0"], "must be at least 1"),
                              (["--seconds", "0.5"], "--seconds must be between 1 and 30")):
-        try:
-            code = script.main(["--work", "/nonexistent/proof", *options])
-        except SystemExit as exc:  # argparse's refusal
-            code = exc.code
+        code = run_benchmark("learning_proof", ["--work", "/nonexistent/proof", *options])
         err = capsys.readouterr().err
         assert code == 2 and message in err and "Traceback" not in err
 

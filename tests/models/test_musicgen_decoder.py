@@ -19,7 +19,7 @@ from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.motion import save_motion  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
-from tests.kit.paths import BENCHMARKS  # noqa: E402
+from tests.kit.benchmarks import run_benchmark  # noqa: E402
 
 TEXTS = ["a house music with rhythm", "techno"]
 
@@ -164,19 +164,16 @@ def test_cli_decoder_option(tmp_path, capsys):
     assert (tmp_path / "y.wav").exists()
 
 
-def test_the_decode_benchmark_compares_both_decoders_and_reports_identity():
+def test_the_decode_benchmark_compares_both_decoders_and_reports_identity(capsys):
     """benchmarks/bench_decode.py runs end to end on the tiny model (its speed is a figure, not a test)."""
     import re
-    import subprocess
-    import sys
 
-    script = BENCHMARKS / "bench_decode.py"
-    run = subprocess.run([sys.executable, str(script), "--model", "tiny", "--repeats", "1"], capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    last = run.stdout.strip().splitlines()[-1]
+    assert run_benchmark("bench_decode", ["--model", "tiny", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
     assert re.fullmatch(r"speedup \d+\.\dx \(stock \d+\.\d+ s, fast \d+\.\d+ s per 5\.12 s clip, identical: yes\)", last), last
-    assert "sampled tokens of the same seed identical too: yes" in run.stdout
-    bad = subprocess.run([sys.executable, str(script), "--device", "cuda"] if not torch.cuda.is_available() else
-                         [sys.executable, str(script), "--batch", "0"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "sampled tokens of the same seed identical too: yes" in out
+    bad = ["--device", "cuda"] if not torch.cuda.is_available() else ["--batch", "0"]
+    assert run_benchmark("bench_decode", bad) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ("no CUDA device" in err or "at least 1" in err)

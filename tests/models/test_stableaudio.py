@@ -19,7 +19,7 @@ from motionscore.shared.motion import save_motion  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
-from tests.kit.paths import BENCHMARKS  # noqa: E402
+from tests.kit.benchmarks import run_benchmark  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -121,15 +121,12 @@ def test_the_addon_writes_stereo_wav_frames_interleaved(tmp_path):
         write_wav(tmp_path / "take.wav", audio, 44100)
 
 
-def test_the_decode_benchmark_times_the_full_and_the_cut_latent():
+def test_the_decode_benchmark_times_the_full_and_the_cut_latent(capsys):
     """benchmarks/bench_decode.py --backbone stableaudio runs end to end on the tiny pipeline."""
     import re
 
-    script = BENCHMARKS / "bench_decode.py"
-    run = subprocess.run([sys.executable, str(script), "--backbone", "stableaudio", "--model", "tiny", "--repeats", "1"],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    last = run.stdout.strip().splitlines()[-1]
+    assert run_benchmark("bench_decode", ["--backbone", "stableaudio", "--model", "tiny", "--repeats", "1"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(r"stableaudio speedup \d+\.\dx \(stock \d+\.\d+ s, fast \d+\.\d+ s per 5\.12 s clip, "
                         r"latent 112 of 1024 frames\)", last), last
 

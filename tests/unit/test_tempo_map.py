@@ -19,7 +19,7 @@ from motionscore.shared.tempo_map import (ALTERNATIVES, DEFAULT_CONFIG, TempoEvi
                                           three_four_evidence)
 from motionscore.shared.tempo_map.salience import _agreement
 from tests.kit.dances import two_pulse_dance
-from tests.kit.paths import BENCHMARKS
+from tests.kit.benchmarks import load_benchmark
 
 ACCENT_PULL = DEFAULT_CONFIG.accent_pull
 ALTERNATIVE_LEAST = DEFAULT_CONFIG.alternative_least
@@ -420,16 +420,6 @@ def test_real_dances_at_blender_frame_rates(real_data):
         assert np.mean(right) >= least, (fps, np.mean(right))
 
 
-def _bench(name: str):
-    import importlib.util
-
-    path = BENCHMARKS / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes(tmp_path, capsys):
     """benchmarks/bench_realtempo.py end to end on two synthetic clips laid out like
     ../shared/data/real (an aistpp2d dance with its tempo, a paired dance with its song's beats)."""
@@ -447,7 +437,7 @@ def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes
     save_motion(replace(synthetic_dance(song, 12.0, genre="", seed=3), genre=None), data / "paired" / "DANCE_X_1.npz")
     (data / "paired" / "DANCE_X_1.beats").write_text("".join(f"{t - ACCENT_LATENCY_S:.4f}\n" for t in song))
     takes = tmp_path / "takes"
-    assert _bench("bench_realtempo").main(["--data", str(data), "--write-audio", str(takes), "--excerpts", "6",
+    assert load_benchmark("bench_realtempo").main(["--data", str(data), "--write-audio", str(takes), "--excerpts", "6",
                                            "--frame-rates", "24,25"]) == 0
     out = capsys.readouterr().out
     assert "gMH_test" in out and "DANCE_X_1" in out and "music: tempo within 5 % on 100% of 2 clips" in out
@@ -459,13 +449,13 @@ def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes
     for option, bad in (("--excerpts", "abc"), ("--excerpts", "0"), ("--frame-rates", "fast"),
                         ("--frame-rates", "5")):  # a usage error in one line, not a traceback
         with pytest.raises(SystemExit) as exit_:
-            _bench("bench_realtempo").main(["--data", str(data), option, bad])
+            load_benchmark("bench_realtempo").main(["--data", str(data), option, bad])
         assert exit_.value.code == 2 and option in capsys.readouterr().err
     assert (takes / "gMH_test.wav").exists() and (takes / "gMH_test.bpm").read_text().strip() == "100"
     assert np.loadtxt(takes / "DANCE_X_1.beats").size == song.size
     # The independent-tracker benchmark needs Essentia or madmom, neither a dependency: without
     # one, one line and exit 2; with it, every take is scored.
-    tracker = _bench("bench_independent_tracker")
+    tracker = load_benchmark("bench_independent_tracker")
     for name, module in (("essentia", "essentia"), ("madmom", "madmom.features.beats")):
         try:
             importlib.import_module(module)
@@ -489,7 +479,7 @@ def test_bench_realtempo_on_ballroom_dances_alone(tmp_path, capsys):
     song = beat_times(12.0, 120)
     save_motion(replace(synthetic_dance(song, 12.0, genre="", seed=3), genre=None), data / "paired" / "DANCE_C_1.npz")
     (data / "paired" / "DANCE_C_1.beats").write_text("".join(f"{t - ACCENT_LATENCY_S:.4f}\n" for t in song))
-    assert _bench("bench_realtempo").main(["--data", str(data), "--ceiling"]) == 0
+    assert load_benchmark("bench_realtempo").main(["--data", str(data), "--ceiling"]) == 0
     captured = capsys.readouterr()
     assert "AIST++ beats on the grid -; ballroom F1 " in captured.out
     assert "ceiling at the map's tempo (1 clips): F1 1.000 at 0.2 s" in captured.out  # the map is the song's tempo
@@ -505,7 +495,7 @@ def test_the_song_tempo_figure_phases_the_map_by_the_motion_alone():
     shot (1.5 % faster) lands one phase in its middle: on the song at 0.2 s, off it at 70 ms."""
     from motionscore.server.data.real_clips import RealClip
 
-    module = _bench("bench_realtempo")
+    module = load_benchmark("bench_realtempo")
     song = beat_times(40.0, 100)
     period = 60.0 / 100
     for accents, expected in ((song, (1.0, 1.0)), (song + period / 2, (0.0, 0.0)), (song / 1.015, (1.0, 0.0))):
@@ -520,7 +510,7 @@ def test_the_song_tempo_figure_phases_the_map_by_the_motion_alone():
 def test_the_ceiling_picks_the_best_phase_and_reads_a_captures_own_tempo():
     """bench_realtempo --ceiling: a steady grid at the song's period scores 1 at its best phase, one
     1.5 % fast cannot; a capture whose body rises and falls once a bar at 88.3 BPM reads 88.3."""
-    module = _bench("bench_realtempo")
+    module = load_benchmark("bench_realtempo")
     song = np.arange(0.3, 60.0, 60 / 87.0)
     assert module.best_phase_f1(60 / 87.0, 60.0, song) == (1.0, 1.0)
     assert module.best_phase_f1(60 / 88.3, 60.0, song)[0] < 0.8
@@ -539,7 +529,7 @@ def test_import_dance_with_melody_writes_the_paired_layout(tmp_path, capsys):
 
     from motionscore.shared.motion import load_motion
 
-    module = _bench("import_dance_with_melody")
+    module = load_benchmark("import_dance_with_melody")
     rng = np.random.default_rng(0)
     frames = 250  # 10 s at 25 fps
     t = np.arange(frames) / 25.0
