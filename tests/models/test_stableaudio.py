@@ -1,8 +1,6 @@
 """The `stableaudio` backbone end to end on the tiny pipeline (offline, the real code path), and
 stereo from backbone to file, wire and Blender's WAV."""
 
-import subprocess
-import sys
 import wave
 
 import numpy as np
@@ -87,24 +85,22 @@ def test_beat_lock_warps_both_channels_alike():
     assert np.sqrt(np.mean(right ** 2) / np.mean(left ** 2)) == pytest.approx(0.5, abs=0.05)
 
 
-def test_cli_writes_a_stereo_file_and_mono_on_request(tmp_path):
+def test_cli_writes_a_stereo_file_and_mono_on_request(tmp_path, capsys):
+    from motionscore.server.cli import main
+
     motion = tmp_path / "m.npz"
     save_motion(dance(2.0, 120), motion)
+    common = ["score", str(motion), "-q", "--backbone", "stableaudio", "--model", "tiny", "--sample-rate", "44100"]
 
-    def score(*extra):
-        return subprocess.run([sys.executable, "-m", "motionscore.server.cli", "score", str(motion), "-q",
-                               "--backbone", "stableaudio", "--model", "tiny", "--sample-rate", "44100", *extra],
-                              capture_output=True, text=True, timeout=300)
-
-    run = score("-o", str(tmp_path / "s.wav"))
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert main([*common, "-o", str(tmp_path / "s.wav")]) == 0
     info = sf.info(str(tmp_path / "s.wav"))
-    assert info.channels == 2 and info.frames == 2 * 44100 and "44100 Hz stereo" in run.stdout
-    run = score("-o", str(tmp_path / "m.flac"), "--channels", "mono")
-    assert run.returncode == 0 and sf.info(str(tmp_path / "m.flac")).channels == 1
-    refused = subprocess.run([sys.executable, "-m", "motionscore.server.cli", "score", str(motion), "-o",
-                              str(tmp_path / "x.wav"), "--channels", "stereo"], capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 2 and "makes mono audio" in refused.stderr and "Traceback" not in refused.stderr
+    assert info.channels == 2 and info.frames == 2 * 44100 and "44100 Hz stereo" in capsys.readouterr().out
+    assert main([*common, "-o", str(tmp_path / "m.flac"), "--channels", "mono"]) == 0
+    assert sf.info(str(tmp_path / "m.flac")).channels == 1
+    capsys.readouterr()
+    assert main(["score", str(motion), "-o", str(tmp_path / "x.wav"), "--channels", "stereo"]) == 2
+    err = capsys.readouterr().err
+    assert "makes mono audio" in err and "Traceback" not in err
     assert not (tmp_path / "x.wav").exists()
 
 
