@@ -1,8 +1,6 @@
 """Real server processes running tiny ML backbones: MusicGen with encoders batches waiting requests;
 Stable Audio sends stereo over the wire."""
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,8 +15,9 @@ from tests.kit.servers import start_server, stop_server  # noqa: E402
 def test_musicgen_server_batches_waiting_requests(tmp_path):
     pytest.importorskip("audiocraft")
     checkpoint = tmp_path / "enc.safetensors"
-    subprocess.run([sys.executable, "-m", "motionscore.server.cli", "encoders", "init", "--backbone", "musicgen",
-                    "-o", str(checkpoint)], check=True, capture_output=True, timeout=300)
+    from motionscore.server.cli import main
+
+    assert main(["encoders", "init", "--backbone", "musicgen", "-o", str(checkpoint)]) == 0
     address, proc = start_server(tmp_path / "server.log", "--backbone", "musicgen", "--model", "tiny",
                                  "--encoders", str(checkpoint), "--device", "cpu", startup_s=180)
     try:
