@@ -12,8 +12,9 @@ The judge is independent of our beat tracker: the song's own reference beats (pe
 ``beats/``, madmom's RNN + DBN for ``paired/``) are carried through the conform's time map and
 matched with the map's beats (F1 at 70 ms, the fade-out excluded). ``--judge essentia`` also tracks
 the conformed audio with Essentia's BeatTrackerMultiFeature (not a dependency; see
-bench_independent_tracker.py for its venv), and the untouched song too: its F1 there against the
-reference beats says how far that judge agrees with the references before anything is conformed. Also printed: hits with a carried beat within 70 ms,
+bench_independent_tracker.py for its venv), and the untouched song too, delayed by 0 to 100 ms of silence: its F1 there against the reference
+beats says how far that judge agrees with the references before anything is conformed, and
+whether a shift alone changes its mind. Also printed: hits with a carried beat within 70 ms,
 exact length, the correlation of the mean chroma of take and song section (pitch kept), and the
 seconds it took against the take's length.
 
@@ -120,12 +121,21 @@ def judge(song, reference: np.ndarray, tempo_map: TempoMap, essentia: bool, **co
     return row
 
 
-def judge_untouched(song, reference: np.ndarray) -> float:
-    """F1 at 70 ms of Essentia's beats on the whole untouched song against its reference beats."""
-    tracked = essentia_beats(song.mix(), SAMPLE_RATE)
+#: Silence put before the untouched song to see whether the judge's verdict survives a shift alone.
+JUDGE_SHIFTS_S = (0.0, 0.025, 0.05, 0.075, 0.1)
+
+
+def judge_untouched(song, reference: np.ndarray) -> list[float]:
+    """F1 at 70 ms of Essentia's beats on the untouched song against its reference beats, once per
+    shift in JUDGE_SHIFTS_S (the song delayed by that much silence, the beats moved back)."""
     half = 0.5 * float(np.median(np.diff(reference)))
-    tracked = tracked[(tracked >= reference[0] - half) & (tracked <= reference[-1] + half)]
-    return round(beat_scores(tracked, reference, TOLERANCE).f1, 3)
+    scores = []
+    for shift in JUDGE_SHIFTS_S:
+        audio = np.concatenate([np.zeros(int(round(shift * SAMPLE_RATE)), np.float32), song.mix()])
+        tracked = essentia_beats(audio, SAMPLE_RATE) - shift
+        tracked = tracked[(tracked >= reference[0] - half) & (tracked <= reference[-1] + half)]
+        scores.append(round(beat_scores(tracked, reference, TOLERANCE).f1, 3))
+    return scores
 
 
 def motions(root: Path) -> list[tuple[str, TempoMap]]:
@@ -183,7 +193,8 @@ def main(argv=None) -> int:  # noqa: C901 - a report, read top to bottom
         mine = [r for r in steady if r["song"] == name]
         print(f"{name:22s} steady and changing maps: mean F1@70 {np.mean([r['f1'] for r in mine]):.3f}"
               + (f", Essentia {np.mean([r['essentia_f1'] for r in mine]):.3f} (Essentia on the untouched song "
-                 f"against its reference beats: {untouched[name]:.3f})" if essentia else ""))
+                 f"against its reference beats, shifted by 0-100 ms: {min(untouched[name]):.3f}-"
+                 f"{max(untouched[name]):.3f})" if essentia else ""))
     print(f"\nsteady and changing maps at x0.85-x1.15: mean F1@70 {np.mean([r['f1'] for r in steady]):.3f}, "
           f"worst song {min(worst.values()):.3f}, chroma >= {min(r['chroma'] for r in steady):.3f}, "
           f"hits {sum(r.get('hits_on_beat', 0) for r in rows)}/{sum(r.get('hits', 0) for r in rows)}, "
