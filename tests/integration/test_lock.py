@@ -1,6 +1,5 @@
 """The lock files: what setup.sh installs is exactly what they name, and they cover every input."""
 
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -10,14 +9,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.kit.paths import REPO
+from tests.kit.scripts import load_check_deps
 REQ = REPO / "requirements"
-
-
-def _check_deps():
-    spec = importlib.util.spec_from_file_location("check_deps", REPO / "scripts" / "check_deps.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _inputs() -> list[Requirement]:
@@ -30,16 +23,16 @@ def _inputs() -> list[Requirement]:
 
 def test_this_environment_is_exactly_the_dev_lock():
     """The suite runs in what `setup.sh --dev` installed: every locked version, nothing unlocked."""
-    assert _check_deps().lock_problems(REQ / "lock-dev.txt") == []
+    assert load_check_deps().lock_problems(REQ / "lock-dev.txt") == []
 
 
 def test_every_input_is_locked_at_a_version_it_allows():
-    dev = _check_deps().read_lock(REQ / "lock-dev.txt")
+    dev = load_check_deps().read_lock(REQ / "lock-dev.txt")
     for req in _inputs():
         name = canonicalize_name(req.name)
         assert name in dev, f"{req} is not in lock-dev.txt: run bash scripts/lock.sh"
         assert req.specifier.contains(dev[name], prereleases=True), f"lock-dev.txt has {name}=={dev[name]}, input {req}"
-    no_deps = _check_deps().read_lock(REQ / "lock-no-deps.txt")
+    no_deps = load_check_deps().read_lock(REQ / "lock-no-deps.txt")
     for line in (REQ / "no-deps.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             req = Requirement(line)
@@ -47,7 +40,7 @@ def test_every_input_is_locked_at_a_version_it_allows():
 
 
 def test_the_runtime_lock_is_the_dev_lock_without_the_dev_tools():
-    check = _check_deps()
+    check = load_check_deps()
     runtime, dev = check.read_lock(REQ / "lock.txt"), check.read_lock(REQ / "lock-dev.txt")
     assert runtime and all(dev.get(name) == version for name, version in runtime.items())
     assert {"pytest", "hypothesis", "bpy"} <= set(dev) - set(runtime)
@@ -66,7 +59,7 @@ def test_every_pin_carries_a_hash(name):
 
 
 def test_lock_problems_names_every_kind_of_difference(tmp_path):
-    check = _check_deps()
+    check = load_check_deps()
     lock = tmp_path / "lock.txt"
     lock.write_text("numpy==1.26.4 \\\n    --hash=sha256:00\n# via x\nmsgpack==1.1.0 \\\n    --hash=sha256:11\n")
     universe = (lock, tmp_path / "none.txt")
@@ -99,7 +92,7 @@ def test_the_setup_installs_from_the_locks_only():
 
 def test_every_platform_has_its_locks_at_the_linux_versions():
     """Windows x64 and macOS arm64 run the same releases as the Linux lock wherever both have a package."""
-    check = _check_deps()
+    check = load_check_deps()
     linux = check.read_lock(REQ / "lock.txt")
     for name in ("lock-windows-x64.txt", "lock-macos-arm64.txt"):
         other = check.read_lock(REQ / name)
@@ -130,4 +123,4 @@ def test_vendored_copies_on_sys_path_are_not_installed_packages():
 
     pytest.importorskip("ray")
     assert any(path.endswith("thirdparty_files") for path in sys.path)
-    assert _check_deps().lock_problems(REQ / "lock-dev.txt") == []
+    assert load_check_deps().lock_problems(REQ / "lock-dev.txt") == []

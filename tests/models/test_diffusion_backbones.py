@@ -10,7 +10,7 @@ from motionscore.server.generation.backbones import load_backbone  # noqa: E402
 from motionscore.server.model.checkpoint import save_checkpoint  # noqa: E402
 from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E402
 from tests.models.backbone_common import BackboneTesterMixin  # noqa: E402
-from tests.kit.benchmarks import run_benchmark  # noqa: E402
+from tests.kit.scripts import run_benchmark  # noqa: E402
 
 SR = 16000
 LATENTS = {"riffusion": (2, 4, 64, 16), "audioldm": (2, 4, 100, 4), "stableaudio": (2, 8, 32)}

@@ -25,7 +25,7 @@ from motionscore.server.training.learning_proof import BASELINES, CONDITIONS, ME
 from motionscore.server.training.pretrain import (  # noqa: E402
     CodecConfig, PretrainConfig, fit_codec, load_pretrained, pretrain_lm)
 from motionscore.server.model.tokenizers import word_level_tokenizer  # noqa: E402
-from tests.kit.benchmarks import run_benchmark  # noqa: E402
+from tests.kit.scripts import run_benchmark  # noqa: E402
 from tests.kit.paths import BENCHMARKS  # noqa: E402
 
 SMALL = TinyMusicGenSpec(dim=32, layers=2, heads=4, text_dim=32)

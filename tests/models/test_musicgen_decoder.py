@@ -19,7 +19,7 @@ from motionscore.server.model.encoders import EncoderConfig, Encoders  # noqa: E
 from motionscore.shared.synthetic_dance import beat_times, synthetic_dance  # noqa: E402
 from motionscore.shared.motion import save_motion  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
-from tests.kit.benchmarks import run_benchmark  # noqa: E402
+from tests.kit.scripts import run_benchmark  # noqa: E402
 
 TEXTS = ["a house music with rhythm", "techno"]
 

@@ -17,7 +17,7 @@ from motionscore.shared.motion import save_motion  # noqa: E402
 from motionscore.shared.options import ScoreOptions  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
 
-from tests.kit.benchmarks import run_benchmark  # noqa: E402
+from tests.kit.scripts import run_benchmark  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -215,12 +215,11 @@ def test_pyproject_installs_every_package():
 
 def test_dependency_check_accepts_this_environment_and_reports_a_broken_pin(monkeypatch):
     """scripts/check_deps.py (run by setup.sh in place of pip's noisy conflict report)."""
-    import importlib.util
     from importlib import metadata
 
-    spec = importlib.util.spec_from_file_location("check_deps", REPO / "scripts" / "check_deps.py")
-    check_deps = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check_deps)
+    from tests.kit.scripts import load_check_deps
+
+    check_deps = load_check_deps()
     assert check_deps.problems() == []
 
     class Fake:

@@ -19,7 +19,7 @@ from motionscore.shared.tempo_map import (ALTERNATIVES, DEFAULT_CONFIG, TempoEvi
                                           three_four_evidence)
 from motionscore.shared.tempo_map.salience import _agreement
 from tests.kit.dances import two_pulse_dance
-from tests.kit.benchmarks import load_benchmark
+from tests.kit.scripts import load_benchmark
 
 ACCENT_PULL = DEFAULT_CONFIG.accent_pull
 ALTERNATIVE_LEAST = DEFAULT_CONFIG.alternative_least

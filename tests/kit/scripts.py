@@ -1,4 +1,5 @@
-"""Run a benchmark script's ``main`` in the test process.
+"""Load the project's stand-alone scripts (benchmarks/, scripts/) as modules, and run a benchmark's
+``main`` in the test process.
 
 A subprocess would pay torch's and the backbones' imports again (about 20 s each on two cores);
 in the test process they are already loaded. What a script changes for its own run (thread
@@ -12,20 +13,33 @@ import os
 import sys
 from types import ModuleType
 
-from .paths import BENCHMARKS
+from pathlib import Path
+
+from .paths import BENCHMARKS, REPO
 
 
-def load_benchmark(name: str) -> ModuleType:
-    """benchmarks/NAME.py as a module (a fresh copy on every call)."""
+def load_script(path: Path, name: str) -> ModuleType:
+    """The script at ``path`` as a module called ``name`` (a fresh copy on every call); environment
+    variables it sets on import (thread counts) are put back."""
     saved = dict(os.environ)
     try:
-        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
         os.environ.clear()
         os.environ.update(saved)
     return module
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """benchmarks/NAME.py as a module."""
+    return load_script(BENCHMARKS / f"{name}.py", f"benchmark_{name}")
+
+
+def load_check_deps() -> ModuleType:
+    """scripts/check_deps.py as a module."""
+    return load_script(REPO / "scripts" / "check_deps.py", "check_deps")
 
 
 def run_benchmark(name: str, argv: list[str]) -> int:
