@@ -3,7 +3,8 @@
 The beats come from librosa's dynamic-programming tracker, like the tracker that measures every
 take, but steered to the pulse nearest the tempo map's tempo; then they are made regular (a beat the tracker skipped is put back between its neighbours, a doubled one
 dropped), because the time map pairs the song's beats with the map's beats one by one and a
-skipped beat would shift every later pair. Bars: the beat phase whose beats carry the most
+skipped beat would shift every later pair; a passage the tracker followed on the off-beat and then
+left again is put back on the grid around it (:func:`rejoin_grid`). Bars: the beat phase whose beats carry the most
 low-frequency onset energy (kick drum, bass) starts them.
 """
 
@@ -38,6 +39,13 @@ LEVEL_REACH = 0.04
 #: few bars, which at the default it can. Much tighter and a played song's small tempo drift is no
 #: longer followed (results.md has the measurement).
 TRACKER_TIGHTNESS = 200.0
+#: An excursion (:func:`rejoin_grid`): the tracked beats' phase moves by half a beat (give or take
+#: HALF_BEAT_SLACK beats) within EXCURSION_WINDOW beats, and a later move brings it back onto the
+#: grid it left (to within RETURN_SLACK beats). Smaller moves (a played song's drift) are left alone.
+EXCURSION_WINDOW = 5
+MIN_PHASE_MOVE = 0.3
+HALF_BEAT_SLACK = 0.15
+RETURN_SLACK = 0.2
 #: Pulses considered (BPM), and the onset envelope's hop (librosa's default, samples).
 MIN_SONG_BPM, MAX_SONG_BPM = 40.0, 240.0
 HOP = 512
@@ -89,6 +97,72 @@ def regularise(beats: np.ndarray) -> np.ndarray:
             out.extend(out[-1] + gap * np.arange(1, missing + 1) / (missing + 1))
         out.append(t)
     return np.asarray(out)
+
+
+def phase_moves(beats: np.ndarray) -> list[tuple[int, int, float]]:
+    """Where the beats' phase moves against the song's straight grid.
+
+    Args:
+        beats: float64 (n,), seconds, ascending, one per beat (regularised).
+
+    Returns:
+        (first, last, move) per move: beats ``first..last-1`` are the transition, ``move`` is the
+        phase after it less the phase before it, in beats (medians of four beats either side;
+        the phase of a beat is its time against a grid at the ordinary beat interval).
+    """
+    # The grid's period is the mean of the ordinary intervals: the median is one whole number of
+    # the tracker's frames (a 120 BPM song's beats alternate 21 and 22 frames), and a line through
+    # all beats is tilted by the beat an excursion often costs, which blurs each move into the slope.
+    intervals = np.diff(beats)
+    typical = intervals[np.abs(intervals / np.median(intervals) - 1.0) < 0.1]
+    period = float(typical.mean())
+    phase = (beats - beats[0]) / period - np.arange(beats.size)
+    moves, j = [], 0
+    while j + EXCURSION_WINDOW < phase.size:
+        change = phase[j + EXCURSION_WINDOW] - phase[j]
+        if abs(change) < MIN_PHASE_MOVE:
+            j += 1
+            continue
+        last = j + EXCURSION_WINDOW
+        # A move spread over more beats than the window is followed to where it settles.
+        while last + 1 < phase.size and np.sign(change) * (phase[last + 1] - phase[last]) > 0.05:
+            last += 1
+        before = float(np.median(phase[max(0, j - 3):j + 1]))
+        after = float(np.median(phase[last:last + 4]))
+        moves.append((j + 1, last, after - before))
+        j = last
+    return moves
+
+
+def rejoin_grid(beats: np.ndarray) -> np.ndarray:
+    """Beats (s, (n,) ascending, regularised) with every off-beat excursion put back on the grid.
+
+    A tracker that holds its period can still be pulled onto the off-beat for a passage (a
+    cha-cha's bridge whose hi-hats and guitar strokes sit on the "and"; the bass stays on the beat)
+    and back once the accents return. Music does not leave its beat by half a beat and come back,
+    so a passage between a half-beat move and a move back onto the grid it left is shifted by half
+    a beat onto that grid; the beats of the two moves are dropped, and :func:`regularise` refills
+    them evenly. A single move, or one that does not return, is left alone: it may be the song's
+    own timing (a drummer slowing for a few bars moves the phase the same way).
+    """
+    if beats.size < 3 * EXCURSION_WINDOW:
+        return beats
+    period = float(np.median(np.diff(beats)))
+    out = beats.copy()
+    moves = phase_moves(beats)
+    k = 0
+    while k + 1 < len(moves):
+        (first, settled, move), (back_first, back_settled, back) = moves[k], moves[k + 1]
+        half_beat = all(abs(abs(m) % 1.0 - 0.5) <= HALF_BEAT_SLACK for m in (move, back))
+        returns = abs((move + back) - round(move + back)) <= RETURN_SLACK
+        if not (half_beat and returns):
+            k += 1
+            continue
+        out[settled:back_first] -= np.sign(move) * 0.5 * period
+        out[first:settled] = np.nan
+        out[back_first:back_settled] = np.nan
+        k += 2  # the move back closes this excursion; it opens none
+    return regularise(out[~np.isnan(out)])
 
 
 def bar_phase(low: np.ndarray, beats: np.ndarray, meter: int) -> int:
@@ -171,10 +245,12 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
     # The beats follow the full-band onsets and the kick and bass equally: either alone puts some
     # songs' beats on their off-beats (hi-hats and guitar strokes, or a bass line's pickups).
     accents = envelope / max(float(envelope.std()), 1e-12) + low / max(float(low.std()), 1e-12)
-    beats = _beats_at(accents, tempo) if tempo else np.zeros(0)
+    beats = rejoin_grid(_beats_at(accents, tempo)) if tempo else np.zeros(0)
     if beats.size >= MIN_BEATS:
+        # (rejoined first: a beat lost to an excursion would make this period too long)
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0])
         beats = _beats_at(accents, 60.0 / period)
+        beats = rejoin_grid(beats)
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0]) if beats.size >= 2 else period
     if beats.size < MIN_BEATS:
         raise SongError(f"{name}: no steady beat found ({beats.size} beats; at least {MIN_BEATS} are needed)")

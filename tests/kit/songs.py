@@ -32,6 +32,31 @@ def drum_song(bpm: float, seconds: float, sample_rate: int = 22050, meter: int =
     return audio.astype(np.float32), beats
 
 
+def bridge_song(bpm: float = 120.0, seconds: float = 60.0, sample_rate: int = 22050,
+                bridge: tuple[float, float] = (20.0, 40.0), hat_gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(audio float32 (n,) mono, beat times s): a kick on every beat and a quiet chord; inside
+    ``bridge`` (s) the kick drops to half and loud hi-hats play on every off-beat ("and"), the
+    trap of a syncopated passage: a beat tracker that follows the accents moves onto the off-beat
+    there and back after it."""
+    n = int(seconds * sample_rate)
+    t = np.arange(n) / sample_rate
+    audio = 0.03 * sum(np.sin(2 * np.pi * f * t) for f in CHORD_HZ)
+    period = 60.0 / bpm
+    beats = np.arange(0.25, seconds - 0.2, period)
+    hit_t = np.arange(int(0.12 * sample_rate)) / sample_rate
+    kick = np.sin(2 * np.pi * (55 + 120 * np.exp(-hit_t * 40)) * hit_t) * np.exp(-hit_t * 25)
+    hat = np.random.default_rng(0).standard_normal(hit_t.size) * np.exp(-hit_t * 60)
+    for beat in beats:
+        inside = bridge[0] <= beat < bridge[1]
+        i = int(beat * sample_rate)
+        m = min(kick.size, n - i)
+        audio[i:i + m] += (0.4 if inside else 0.8) * kick[:m] + (0.0 if inside else 0.1) * hat[:m]
+        o = int((beat + period / 2) * sample_rate)
+        m = max(0, min(hat.size, n - o))
+        audio[o:o + m] += (hat_gain if inside else 0.05) * hat[:m]
+    return audio.astype(np.float32), beats
+
+
 def write_song(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     """Write (channels, n) audio as wav, flac, ogg or mp3 (by the suffix)."""
     import soundfile as sf

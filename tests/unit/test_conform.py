@@ -8,11 +8,11 @@ from hypothesis import given, settings, strategies as st
 
 from motionscore.server.conform.conform import conform_audio
 from motionscore.server.conform.song import SongError, read_song
-from motionscore.server.conform.song_beats import SongBeats, regularise
+from motionscore.server.conform.song_beats import TRACKER_LAG_S, SongBeats, regularise, rejoin_grid, track_song
 from motionscore.server.conform.timemap import MIN_BEAT_GAP_S, ConformError, plan_conform
 from motionscore.server.generation.beatlock import beats_map
 from motionscore.shared.tempo_map import TempoMap, TempoSegment
-from tests.kit.songs import CHORD_HZ, attacks, drum_song, write_song
+from tests.kit.songs import CHORD_HZ, attacks, bridge_song, drum_song, write_song
 
 SR = 22050
 
@@ -89,6 +89,61 @@ def test_regularise_restores_a_skipped_beat_and_drops_a_double():
     beats = np.r_[np.arange(10) * 0.5, 5.5, 5.52, np.arange(12, 20) * 0.5]   # 5.0 missing, 5.52 doubled
     fixed = regularise(beats)
     np.testing.assert_allclose(np.diff(fixed), 0.5, atol=0.03)
+
+
+def tracker_beats(period: float, count: int, frame: float, jitter: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a steady grid of ``count`` beats, the same beats as a tracker reports them: on its frames
+    of ``frame`` s, with up to ``jitter`` s of noise)."""
+    rng = np.random.default_rng(seed)
+    grid = 0.3 + period * np.arange(count)
+    return grid, np.round((grid + rng.uniform(-jitter, jitter, count)) / frame) * frame
+
+
+def on_grid(beats: np.ndarray, grid: np.ndarray, tolerance: float) -> bool:
+    """Every grid beat has one of ``beats`` within ``tolerance`` s, and the counts agree."""
+    return beats.size == grid.size and bool(np.all(np.min(np.abs(beats[:, None] - grid[None]), axis=0) <= tolerance))
+
+
+@settings(max_examples=60, deadline=None)
+@given(period=st.floats(0.3, 1.0), count=st.integers(60, 160), start=st.floats(0.15, 0.5),
+       length=st.floats(0.15, 0.4), ramp=st.integers(1, 4), back=st.sampled_from([0.0, 1.0]),
+       frame=st.sampled_from([0.0, 512 / 22050]), seed=st.integers(0, 99))
+def test_a_passage_tracked_on_the_off_beat_is_put_back_on_the_grid(period, count, start, length, ramp, back, frame,
+                                                                   seed):
+    grid, beats = tracker_beats(period, count, frame or 1e-9, 0.005, seed)
+    first = int(start * count)
+    last = first + max(12, int(length * count))
+    # The tracker moves half a beat late over `ramp` beats, and after the passage moves on by
+    # another half (losing a beat, back == 1) or back (back == 0), as a DP tracker does.
+    shift = np.zeros(count)
+    shift[first:] = 0.5 * np.minimum(np.arange(count - first) + 1, ramp) / ramp
+    shift[last:] += (back - 0.5) * np.minimum(np.arange(count - last) + 1, ramp) / ramp
+    moved = beats + shift * period
+    if back:  # a beat lost: past the passage each beat stands for the next grid beat; none past the end
+        moved = moved[:-1]
+    inside = (grid >= moved[0] - 0.01) & (grid <= moved[-1] + 0.01)
+    assert on_grid(rejoin_grid(moved), grid[inside], 0.03)
+
+
+@settings(max_examples=40, deadline=None)
+@given(period=st.floats(0.3, 1.0), count=st.integers(40, 160), move=st.floats(0.3, 0.6), at=st.floats(0.2, 0.8),
+       drift=st.floats(-0.08, 0.08), seed=st.integers(0, 99))
+def test_a_single_move_or_a_drift_is_the_songs_own_timing_and_stays(period, count, move, at, drift, seed):
+    # A played song slowing for a few beats, or drifting through the song, is never "corrected".
+    grid, beats = tracker_beats(period, count, 1e-9, 0.005, seed)
+    beats = beats + period * drift * np.linspace(0.0, 1.0, count) ** 2
+    i = int(at * count)
+    beats[i:] += period * move * np.minimum(np.arange(count - i) + 1, 4) / 4
+    np.testing.assert_allclose(rejoin_grid(beats), beats)
+
+
+def test_a_syncopated_bridge_keeps_the_song_on_its_beat():
+    # Loud hi-hats on the off-beats for 20 s pull librosa's tracker onto them; the song's beats
+    # must come back on the kicks, or the conform puts the off-beat on the map for that passage.
+    audio, kicks = bridge_song(120.0, 60.0, SR, bridge=(20.0, 40.0))
+    beats = track_song(audio, SR, 4, prior_bpm=120.0).beats + TRACKER_LAG_S
+    inside = (kicks >= beats[0] - 0.05) & (kicks <= beats[-1] + 0.05)
+    assert on_grid(beats, kicks[inside], 0.07)
 
 
 def test_a_stereo_song_lands_on_the_map_exactly_with_its_pitch_and_channels():
