@@ -10,15 +10,17 @@ Every song in ../shared/data/real with beats found by someone else is conformed,
 
 The judge is independent of our beat tracker: the song's own reference beats (people's for
 ``beats/``, madmom's RNN + DBN for ``paired/``) are carried through the conform's time map and
-matched with the map's beats (F1 at 70 ms, the fade-out excluded). ``--judge essentia`` also tracks
-the conformed audio with Essentia's BeatTrackerMultiFeature (not a dependency; see
-bench_independent_tracker.py for its venv), and the untouched song too, delayed by 0 to 100 ms of silence: its F1 there against the reference
-beats says how far that judge agrees with the references before anything is conformed, and
-whether a shift alone changes its mind. Also printed: hits with a carried beat within 70 ms,
-exact length, the correlation of the mean chroma of take and song section (pitch kept), and the
-seconds it took against the take's length.
+matched with the map's beats (F1 at 70 ms, the fade-out excluded). ``--judge TRACKER=PYTHON``
+(repeatable; TRACKER is ``essentia`` or ``madmom``, neither a dependency: bench_independent_tracker.py
+says how to make their venvs) also tracks the conformed audio with that tracker, run by PYTHON as
+``bench_independent_tracker.py --beats-json``, and the untouched song too, delayed by 0 to 100 ms of
+silence: its F1 there against the reference beats says how far that judge agrees with the
+references before anything is conformed, and whether a shift alone changes its mind. Also
+printed: hits with a carried beat within 70 ms, exact length, the correlation of the mean chroma
+of take and song section (pitch kept), and the seconds it took against the take's length.
 
-    .venv/bin/python benchmarks/bench_conform.py [--data ../shared/data/real] [--json OUT] [--judge essentia] [--no-motions]
+    .venv/bin/python benchmarks/bench_conform.py [--data ../shared/data/real] [--json OUT] \
+        [--judge madmom=/tmp/mm/bin/python] [--judge essentia=/tmp/ess/bin/python] [--no-motions]
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,16 +87,55 @@ def chroma_correlation(take: np.ndarray, song: np.ndarray, sample_rate: int) -> 
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def essentia_beats(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    import essentia.standard as es
-    import librosa
-
-    y = librosa.resample(audio, orig_sr=sample_rate, target_sr=44_100) if sample_rate != 44_100 else audio
-    beats, _ = es.BeatTrackerMultiFeature()(y.astype(np.float32))
-    return np.asarray(beats)
+#: Silence put before the untouched song to see whether a judge's verdict survives a shift alone.
+JUDGE_SHIFTS_S = (0.0, 0.025, 0.05, 0.075, 0.1)
+JUDGES = ("essentia", "madmom")
 
 
-def judge(song, reference: np.ndarray, tempo_map: TempoMap, essentia: bool, **conform) -> dict:
+class Judges:
+    """Independent beat trackers, each run by its own Python on a folder of WAVs (mono float32).
+
+    ``add`` queues audio under a name; ``track`` runs every judge once on the queue (one process
+    each, so a tracker's models load once per batch) and returns {judge: {name: beats (s)}}.
+    """
+
+    def __init__(self, pythons: dict[str, str]):
+        self.pythons = pythons
+        self.folder = Path(tempfile.mkdtemp(prefix="bench_conform_"))
+        self.queued: list[Path] = []
+
+    def add(self, name: str, audio: np.ndarray) -> None:
+        import soundfile
+
+        path = self.folder / f"{name}.wav"
+        soundfile.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
+        self.queued.append(path)
+
+    def track(self) -> dict[str, dict[str, np.ndarray]]:
+        found = {}
+        script = Path(__file__).with_name("bench_independent_tracker.py")
+        for judge, python in self.pythons.items():
+            out = self.folder / f"{judge}.json"
+            subprocess.run([python, str(script), "--tracker", judge, "--beats-json", str(out), str(self.folder)],
+                           check=True, stdout=subprocess.DEVNULL)
+            found[judge] = {name: np.asarray(beats) for name, beats in json.loads(out.read_text()).items()}
+            out.unlink()
+        for path in self.queued:
+            path.unlink()
+        self.queued = []
+        return found
+
+    def close(self) -> None:
+        for path in self.queued:
+            path.unlink()
+        self.folder.rmdir()
+
+
+def judge(song, reference: np.ndarray, tempo_map: TempoMap, **conform) -> tuple[dict, np.ndarray, np.ndarray, float]:
+    """Conform ``song`` onto ``tempo_map`` and score it by the carried reference beats.
+
+    Returns (row, the take (n,) mono, the map's beats judged (s), half the reference's beat (s)).
+    """
     started = time.perf_counter()
     result = conform_audio(song.audio, SAMPLE_RATE, tempo_map, name=song.name, **conform)
     seconds = time.perf_counter() - started
@@ -112,30 +155,15 @@ def judge(song, reference: np.ndarray, tempo_map: TempoMap, essentia: bool, **co
         row["hits_on_beat"] = int(sum(np.min(np.abs(carried - h)) <= TOLERANCE for h in tempo_map.hits))
         row["hits"] = int(tempo_map.hits.size)
     lo, hi = int(plan.section_start_s * SAMPLE_RATE), int(plan.section_end_s * SAMPLE_RATE)
-    row["chroma"] = round(chroma_correlation(result.audio.mean(axis=0), song.mix()[max(lo, 0):hi], SAMPLE_RATE), 3)
-    if essentia:
-        tracked = essentia_beats(result.audio.mean(axis=0), SAMPLE_RATE)
-        lo, hi = (targets[0], targets[-1]) if targets.size else (0.0, 0.0)
-        tracked = tracked[(tracked >= lo - half) & (tracked <= hi + half)]
-        row["essentia_f1"] = round(beat_scores(tracked, targets, TOLERANCE).f1, 3)
-    return row
+    take = result.audio.mean(axis=0)
+    row["chroma"] = round(chroma_correlation(take, song.mix()[max(lo, 0):hi], SAMPLE_RATE), 3)
+    return row, take, targets, half
 
 
-#: Silence put before the untouched song to see whether the judge's verdict survives a shift alone.
-JUDGE_SHIFTS_S = (0.0, 0.025, 0.05, 0.075, 0.1)
-
-
-def judge_untouched(song, reference: np.ndarray) -> list[float]:
-    """F1 at 70 ms of Essentia's beats on the untouched song against its reference beats, once per
-    shift in JUDGE_SHIFTS_S (the song delayed by that much silence, the beats moved back)."""
-    half = 0.5 * float(np.median(np.diff(reference)))
-    scores = []
-    for shift in JUDGE_SHIFTS_S:
-        audio = np.concatenate([np.zeros(int(round(shift * SAMPLE_RATE)), np.float32), song.mix()])
-        tracked = essentia_beats(audio, SAMPLE_RATE) - shift
-        tracked = tracked[(tracked >= reference[0] - half) & (tracked <= reference[-1] + half)]
-        scores.append(round(beat_scores(tracked, reference, TOLERANCE).f1, 3))
-    return scores
+def tracked_f1(tracked: np.ndarray, targets: np.ndarray, half: float) -> float:
+    """F1 at 70 ms of a judge's beats against ``targets``, only where targets are (half a beat either side)."""
+    lo, hi = (targets[0], targets[-1]) if targets.size else (0.0, 0.0)
+    return round(beat_scores(tracked[(tracked >= lo - half) & (tracked <= hi + half)], targets, TOLERANCE).f1, 3)
 
 
 def motions(root: Path) -> list[tuple[str, TempoMap]]:
@@ -147,71 +175,107 @@ def motions(root: Path) -> list[tuple[str, TempoMap]]:
     return maps
 
 
+def judge_pythons(specs: list[str]) -> dict[str, str]:
+    """{tracker: python} from ``--judge TRACKER[=PYTHON]`` arguments (PYTHON defaults to this one)."""
+    pythons = {}
+    for spec in specs:
+        tracker, _, python = spec.partition("=")
+        if tracker not in JUDGES:
+            raise SystemExit(f"bench_conform: --judge {spec}: the tracker is one of {', '.join(JUDGES)}")
+        pythons[tracker] = python or sys.executable
+    return pythons
+
+
 def main(argv=None) -> int:  # noqa: C901 - a report, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "real"))
     parser.add_argument("--json", help="write every row here")
-    parser.add_argument("--judge", choices=["essentia"], help="also track the takes with Essentia")
+    parser.add_argument("--judge", action="append", default=[], metavar="TRACKER[=PYTHON]",
+                        help="also track the takes with essentia or madmom, run by PYTHON (repeatable)")
     parser.add_argument("--no-motions", action="store_true", help="skip the conforms onto the motions' maps")
     args = parser.parse_args(argv)
     root = Path(args.data)
     if not (root / "beats").is_dir():
         print(f"bench_conform: no real data at {root}", file=sys.stderr)
         return 2
-    essentia = args.judge == "essentia"
+    judges = Judges(judge_pythons(args.judge))
+    names = list(judges.pythons)
     rows, worst, untouched = [], {}, {}
     print(f"{'song':22s} {'map':18s} {'ratio':>6s} {'oct':>4s} {'warp':>5s} {'F1@70':>6s} {'chroma':>6s} "
-          f"{'hits':>5s} {'s/len':>10s}" + ("  essentia" if essentia else ""))
+          f"{'hits':>5s} {'s/len':>10s}" + "".join(f" {n:>8s}" for n in names))
 
     def show(song_name, map_name, row):
         hits = f"{row['hits_on_beat']}/{row['hits']}" if "hits" in row else "-"
         print(f"{song_name:22s} {map_name:18s} {row['ratio']:6.3f} {row['octave']:4g} {row['max_warp']:5.2f} "
               f"{row['f1']:6.3f} {row['chroma']:6.3f} {hits:>5s} {row['seconds']:5.1f}/{row['duration']:<4.0f}"
-              + (f"  {row['essentia_f1']:.3f}" if essentia else "") + ("" if row["exact_length"] else "  LENGTH WRONG"))
+              + "".join(f" {row[n + '_f1']:8.3f}" for n in names)
+              + ("" if row["exact_length"] else "  LENGTH WRONG"), flush=True)
         rows.append({"song": song_name, "map": map_name, **row})
+
+    def judged(batch):
+        """Score a batch of (song, map name, (row, take, targets, half)) by every judge, then show it."""
+        for k, (_, _, (_, take, _, _)) in enumerate(batch):
+            judges.add(f"take{k}", take)
+        tracked = judges.track() if names else {}
+        for k, (song_name, map_name, (row, _, targets, half)) in enumerate(batch):
+            for n in names:
+                row[n + "_f1"] = tracked_f1(tracked[n][f"take{k}"], targets, half)
+            show(song_name, map_name, row)
 
     song_list = songs(root)
     for name, path, reference, meter in song_list:
         song = read_song(path, SAMPLE_RATE)
         tempo = 60.0 / float(np.median(np.diff(reference)))
         duration = min(30.0, 0.8 * (song.duration - reference[0]) / max(RATIOS))
-        if essentia:
-            # The judge's own view of the untouched song: where it already disagrees with the
-            # reference beats (which half of a syncopated beat is the beat), it cannot tell a
-            # conform that landed from one that did not.
-            untouched[name] = judge_untouched(song, reference)
-        for ratio in RATIOS:
-            row = judge(song, reference, steady_map(tempo / ratio, meter, duration), essentia)
-            show(name, f"x{ratio:g}", row)
-            worst[name] = min(worst.get(name, 1.0), row["f1"])
-        show(name, "x0.9 -> x1.1", judge(song, reference, steady_map(tempo / 0.9, meter, duration, 8 // meter * 2,
-                                                                      tempo / 1.1), essentia))
+        batch = [(name, f"x{ratio:g}", judge(song, reference, steady_map(tempo / ratio, meter, duration)))
+                 for ratio in RATIOS]
+        batch.append((name, "x0.9 -> x1.1", judge(song, reference, steady_map(tempo / 0.9, meter, duration,
+                                                                               8 // meter * 2, tempo / 1.1))))
         hits = (duration * 0.3 + 0.17, duration * 0.5 - 0.21, duration * 0.7 + 0.09)
-        show(name, "x1 + 3 hits", judge(song, reference, steady_map(tempo, meter, duration, hits=hits), essentia))
+        batch.append((name, "x1 + 3 hits", judge(song, reference, steady_map(tempo, meter, duration, hits=hits))))
+        judged(batch)
+        if names:
+            # Each judge's own view of the untouched song, delayed by a little silence: where it
+            # already disagrees with the reference beats (which half of a syncopated beat is the
+            # beat), or changes its mind under a shift, it cannot tell a conform that landed from
+            # one that did not.
+            for k, shift in enumerate(JUDGE_SHIFTS_S):
+                judges.add(f"untouched{k}", np.concatenate([np.zeros(int(round(shift * SAMPLE_RATE)), np.float32),
+                                                            song.mix()]))
+            tracked = judges.track()
+            half = 0.5 * float(np.median(np.diff(reference)))
+            untouched[name] = {n: [tracked_f1(tracked[n][f"untouched{k}"] - shift, reference, half)
+                                   for k, shift in enumerate(JUDGE_SHIFTS_S)] for n in names}
+        worst[name] = min(r["f1"] for r in rows if r["song"] == name and r["map"].startswith("x"))
     steady = [r for r in rows if r["map"].startswith("x")]
     for name in worst:
         mine = [r for r in steady if r["song"] == name]
         print(f"{name:22s} steady and changing maps: mean F1@70 {np.mean([r['f1'] for r in mine]):.3f}"
-              + (f", Essentia {np.mean([r['essentia_f1'] for r in mine]):.3f} (Essentia on the untouched song "
-                 f"against its reference beats, shifted by 0-100 ms: {min(untouched[name]):.3f}-"
-                 f"{max(untouched[name]):.3f})" if essentia else ""))
+              + "".join(f", {n} {np.mean([r[n + '_f1'] for r in mine]):.3f} (on the untouched song against its "
+                        f"reference beats, shifted by 0-100 ms: {min(untouched[name][n]):.3f}-"
+                        f"{max(untouched[name][n]):.3f})" for n in names))
     print(f"\nsteady and changing maps at x0.85-x1.15: mean F1@70 {np.mean([r['f1'] for r in steady]):.3f}, "
           f"worst song {min(worst.values()):.3f}, chroma >= {min(r['chroma'] for r in steady):.3f}, "
           f"hits {sum(r.get('hits_on_beat', 0) for r in rows)}/{sum(r.get('hits', 0) for r in rows)}, "
           f"lengths exact {sum(r['exact_length'] for r in rows)}/{len(rows)}"
-          + (f"; Essentia mean F1@70 {np.mean([r['essentia_f1'] for r in steady]):.3f}" if essentia else ""))
+          + "".join(f"; {n} mean F1@70 {np.mean([r[n + '_f1'] for r in steady]):.3f}, worst song "
+                    f"{min(np.mean([r[n + '_f1'] for r in steady if r['song'] == s]) for s in worst):.3f}"
+                    for n in names))
     motion_rows = []
     for map_name, tempo_map in ([] if args.no_motions else motions(root)):
-        for name, path, reference, meter in song_list:
-            song = read_song(path, SAMPLE_RATE)
-            row = judge(song, reference, tempo_map, essentia, force=True, loop=True)
-            show(name, map_name[:18], row)
-            motion_rows.append(rows[-1])
+        batch = [(name, map_name[:18], judge(read_song(path, SAMPLE_RATE), reference, tempo_map, force=True, loop=True))
+                 for name, path, reference, meter in song_list]
+        judged(batch)
+        motion_rows.extend(rows[-len(batch):])
     near = [r for r in motion_rows if 0.85 <= r["ratio"] <= 1.15 and r["octave"] == 1.0]
     if motion_rows:
-        print(f"\nmotion maps: {len(motion_rows)} conforms, mean F1@70 {np.mean([r['f1'] for r in motion_rows]):.3f}; "
-              f"the {len(near)} at x0.85-x1.15: {np.mean([r['f1'] for r in near]):.3f} (worst {min(r['f1'] for r in near):.3f}); "
-              f"seconds per second of take {max(r['seconds'] / r['duration'] for r in rows):.3f} at most")
+        print(f"\nmotion maps: {len(motion_rows)} conforms, mean F1@70 {np.mean([r['f1'] for r in motion_rows]):.3f}"
+              + "".join(f" ({n} {np.mean([r[n + '_f1'] for r in motion_rows]):.3f})" for n in names)
+              + f"; the {len(near)} at x0.85-x1.15: {np.mean([r['f1'] for r in near]):.3f} (worst "
+              f"{min(r['f1'] for r in near):.3f})"
+              + "".join(f" ({n} {np.mean([r[n + '_f1'] for r in near]):.3f})" for n in names)
+              + f"; seconds per second of take {max(r['seconds'] / r['duration'] for r in rows):.3f} at most")
+    judges.close()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -11,6 +11,8 @@ tracker (``--tracker madmom``: the tracker that made the ballroom songs' referen
     /tmp/ess/bin/python benchmarks/bench_independent_tracker.py /tmp/takes
     /tmp/mm/bin/python benchmarks/bench_independent_tracker.py --tracker madmom /tmp/takes
 
+``bench_conform.py --judge madmom=/tmp/mm/bin/python`` runs it with ``--beats-json`` on its takes.
+
 Neither is a motionscore dependency (Essentia is AGPL-3.0; madmom's models are CC BY-NC-SA);
 install each in a venv of its own:
 
@@ -32,6 +34,7 @@ name, while ``madmom/__init__.py`` asks for the distribution ``madmom``; give it
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -85,6 +88,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("takes", type=Path, help="folder written by bench_realtempo.py --write-audio")
     parser.add_argument("--tracker", choices=TRACKERS, default="essentia", help="beat tracker (default essentia)")
+    parser.add_argument("--beats-json", type=Path, metavar="OUT",
+                        help="only track: write {file stem: beat times (s)} of every .wav in the folder to OUT "
+                             "(bench_conform.py --judge runs this)")
     args = parser.parse_args(argv)
     try:
         if args.tracker == "essentia":
@@ -103,6 +109,9 @@ def main(argv=None) -> int:
     if not wavs:
         print(f"bench_independent_tracker: no .wav files in {args.takes}", file=sys.stderr)
         return 2
+    if args.beats_json:
+        args.beats_json.write_text(json.dumps({wav.stem: track(wav).tolist() for wav in wavs}))
+        return 0
     rows = []
     print(f"{'clip':<34} {'true':>6} {'music':>6} {'ok':>3} {'CV':>6} {'grid':>5} {'F1@.2':>6} {'F1@70':>6}")
     for wav in wavs:
