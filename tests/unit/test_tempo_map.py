@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -462,9 +463,14 @@ def test_bench_realtempo_scores_a_folder_like_the_real_data_and_writes_the_takes
         except Exception:
             assert tracker.main([str(takes), "--tracker", name]) == 2
             assert f"{name} cannot be imported here" in capsys.readouterr().err
+            assert tracker.main([str(takes), "--tracker", name, "--beats-json", str(tmp_path / "b.json")]) == 2
+            assert not (tmp_path / "b.json").exists()
         else:
             assert tracker.main([str(takes), "--tracker", name]) == 0
             assert f"{name}: tempo within 5 % on" in capsys.readouterr().out
+            # bench_conform --judge's way in: every take's beats, by file stem.
+            assert tracker.main([str(takes), "--tracker", name, "--beats-json", str(tmp_path / "b.json")]) == 0
+            assert set(json.loads((tmp_path / "b.json").read_text())) == {w.stem for w in takes.glob("*.wav")}
 
 
 def test_bench_realtempo_on_ballroom_dances_alone(tmp_path, capsys):
