@@ -134,16 +134,19 @@ def phase_moves(beats: np.ndarray) -> list[tuple[int, int, float]]:
     return moves
 
 
-def rejoin_grid(beats: np.ndarray) -> np.ndarray:
-    """Beats (s, (n,) ascending, regularised) with every off-beat excursion put back on the grid.
+def rejoin_grid(beats: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Beats (s, (n,) ascending, regularised, the tracker's clock) with every off-beat excursion put
+    back on the grid; ``low``: the low-frequency onset envelope at the tracker's frames.
 
     A tracker that holds its period can still be pulled onto the off-beat for a passage (a
     cha-cha's bridge whose hi-hats and guitar strokes sit on the "and"; the bass stays on the beat)
     and back once the accents return. Music does not leave its beat by half a beat and come back,
     so a passage between a half-beat move and a move back onto the grid it left is shifted by half
-    a beat onto that grid; the beats of the two moves are dropped, and :func:`regularise` refills
-    them evenly. A single move, or one that does not return, is left alone: it may be the song's
-    own timing (a drummer slowing for a few bars moves the phase the same way).
+    a beat onto that grid, if the kick and bass agree (more low-frequency onset strength half a beat
+    away than on the passage's beats: a song that slows and catches up again, rubato, moves the
+    same way, and there the low end stays on the tracked beats); the beats of the two moves are
+    dropped, and :func:`regularise` refills them evenly. A single move, or one that does not return,
+    is left alone: it may be the song's own timing (a drummer slowing for a few bars).
     """
     if beats.size < 3 * EXCURSION_WINDOW:
         return beats
@@ -155,27 +158,35 @@ def rejoin_grid(beats: np.ndarray) -> np.ndarray:
         (first, settled, move), (back_first, back_settled, back) = moves[k], moves[k + 1]
         half_beat = all(abs(abs(m) % 1.0 - 0.5) <= HALF_BEAT_SLACK for m in (move, back))
         returns = abs((move + back) - round(move + back)) <= RETURN_SLACK
-        if not (half_beat and returns):
+        moved = beats[settled:back_first] - np.sign(move) * 0.5 * period
+        if not (half_beat and returns and moved.size
+                and low_strength(low, moved).mean() > low_strength(low, beats[settled:back_first]).mean()):
             k += 1
             continue
-        out[settled:back_first] -= np.sign(move) * 0.5 * period
+        out[settled:back_first] = moved
         out[first:settled] = np.nan
         out[back_first:back_settled] = np.nan
         k += 2  # the move back closes this excursion; it opens none
     return regularise(out[~np.isnan(out)])
 
 
+def low_strength(low: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Low-frequency onset strength (n,) at each of ``times`` (s, the tracker's clock): the strongest
+    frame of ``low`` (the onset envelope below BAR_CUE_FMAX at the tracker's frames) within 50 ms,
+    since the tracker's beat can sit a frame early or late."""
+    import librosa
+
+    frames = np.clip(librosa.time_to_frames(times, sr=TRACKING_SR), 0, low.size - 1)
+    reach = max(1, int(0.05 * TRACKING_SR / HOP))
+    return np.array([low[max(0, f - reach):f + reach + 1].max() for f in frames])
+
+
 def bar_phase(low: np.ndarray, beats: np.ndarray, meter: int) -> int:
     """Index (0..meter-1) of the first downbeat: the phase whose beats carry the most low-frequency
     onset energy (``low``: the onset envelope below BAR_CUE_FMAX at the tracker's frames)."""
-    import librosa
-
     if beats.size < 2 * meter:
         return 0
-    frames = np.clip(librosa.time_to_frames(beats, sr=TRACKING_SR), 0, low.size - 1)
-    # The strongest frame within 50 ms of each beat (the tracker's beat can sit a frame early or late).
-    reach = max(1, int(0.05 * TRACKING_SR / HOP))
-    strength = np.array([low[max(0, f - reach):f + reach + 1].max() for f in frames])
+    strength = low_strength(low, beats)
     return int(np.argmax([strength[p::meter].mean() for p in range(meter)]))
 
 
@@ -245,12 +256,12 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
     # The beats follow the full-band onsets and the kick and bass equally: either alone puts some
     # songs' beats on their off-beats (hi-hats and guitar strokes, or a bass line's pickups).
     accents = envelope / max(float(envelope.std()), 1e-12) + low / max(float(low.std()), 1e-12)
-    beats = rejoin_grid(_beats_at(accents, tempo)) if tempo else np.zeros(0)
+    beats = rejoin_grid(_beats_at(accents, tempo), low) if tempo else np.zeros(0)
     if beats.size >= MIN_BEATS:
         # (rejoined first: a beat lost to an excursion would make this period too long)
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0])
         beats = _beats_at(accents, 60.0 / period)
-        beats = rejoin_grid(beats)
+        beats = rejoin_grid(beats, low)
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0]) if beats.size >= 2 else period
     if beats.size < MIN_BEATS:
         raise SongError(f"{name}: no steady beat found ({beats.size} beats; at least {MIN_BEATS} are needed)")

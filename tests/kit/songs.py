@@ -33,7 +33,7 @@ def drum_song(bpm: float, seconds: float, sample_rate: int = 22050, meter: int =
 
 
 def bridge_song(bpm: float = 120.0, seconds: float = 60.0, sample_rate: int = 22050,
-                bridge: tuple[float, float] = (20.0, 40.0), hat_gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                bridge: tuple[float, float] = (20.0, 40.0), hat_gain: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     """(audio float32 (n,) mono, beat times s): a kick on every beat and a quiet chord; inside
     ``bridge`` (s) the kick drops to half and loud hi-hats play on every off-beat ("and"), the
     trap of a syncopated passage: a beat tracker that follows the accents moves onto the off-beat
@@ -45,7 +45,9 @@ def bridge_song(bpm: float = 120.0, seconds: float = 60.0, sample_rate: int = 22
     beats = np.arange(0.25, seconds - 0.2, period)
     hit_t = np.arange(int(0.12 * sample_rate)) / sample_rate
     kick = np.sin(2 * np.pi * (55 + 120 * np.exp(-hit_t * 40)) * hit_t) * np.exp(-hit_t * 25)
-    hat = np.random.default_rng(0).standard_normal(hit_t.size) * np.exp(-hit_t * 60)
+    # A hi-hat is bright: noise differenced twice (a high-pass), nothing of it in the kick's band.
+    noise = np.diff(np.random.default_rng(0).standard_normal(hit_t.size + 2), n=2) / 2
+    hat = noise * np.exp(-hit_t * 60)
     for beat in beats:
         inside = bridge[0] <= beat < bridge[1]
         i = int(beat * sample_rate)

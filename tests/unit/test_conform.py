@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from motionscore.server.conform.conform import conform_audio
 from motionscore.server.conform.song import SongError, read_song
-from motionscore.server.conform.song_beats import TRACKER_LAG_S, SongBeats, regularise, rejoin_grid, track_song
+from motionscore.server.analysis.metrics import TRACKING_SR
+from motionscore.server.conform.song_beats import HOP, TRACKER_LAG_S, SongBeats, regularise, rejoin_grid, track_song
 from motionscore.server.conform.timemap import MIN_BEAT_GAP_S, ConformError, plan_conform
 from motionscore.server.generation.beatlock import beats_map
 from motionscore.shared.tempo_map import TempoMap, TempoSegment
@@ -99,6 +100,13 @@ def tracker_beats(period: float, count: int, frame: float, jitter: float, seed: 
     return grid, np.round((grid + rng.uniform(-jitter, jitter, count)) / frame) * frame
 
 
+def kicks_at(times: np.ndarray) -> np.ndarray:
+    """A low-frequency onset envelope at the tracker's frames with a kick at each of ``times`` (s)."""
+    low = np.full(int(times.max() * TRACKING_SR / HOP) + 50, 0.1)
+    low[np.round(times * TRACKING_SR / HOP).astype(int)] = 1.0
+    return low
+
+
 def on_grid(beats: np.ndarray, grid: np.ndarray, tolerance: float) -> bool:
     """Every grid beat has one of ``beats`` within ``tolerance`` s, and the counts agree."""
     return beats.size == grid.size and bool(np.all(np.min(np.abs(beats[:, None] - grid[None]), axis=0) <= tolerance))
@@ -122,7 +130,7 @@ def test_a_passage_tracked_on_the_off_beat_is_put_back_on_the_grid(period, count
     if back:  # a beat lost: past the passage each beat stands for the next grid beat; none past the end
         moved = moved[:-1]
     inside = (grid >= moved[0] - 0.03) & (grid <= moved[-1] + 0.03)
-    assert on_grid(rejoin_grid(moved), grid[inside], 0.03)
+    assert on_grid(rejoin_grid(moved, kicks_at(grid)), grid[inside], 0.03)
 
 
 @settings(max_examples=40, deadline=None)
@@ -134,13 +142,28 @@ def test_a_single_move_or_a_drift_is_the_songs_own_timing_and_stays(period, coun
     beats = beats + period * drift * np.linspace(0.0, 1.0, count) ** 2
     i = int(at * count)
     beats[i:] += period * move * np.minimum(np.arange(count - i) + 1, 4) / 4
-    np.testing.assert_allclose(rejoin_grid(beats), beats)
+    np.testing.assert_allclose(rejoin_grid(beats, kicks_at(beats)), beats)
+
+
+@settings(max_examples=40, deadline=None)
+@given(period=st.floats(0.3, 1.0), count=st.integers(60, 160), move=st.floats(0.35, 0.65), at=st.floats(0.2, 0.5),
+       length=st.integers(12, 30), seed=st.integers(0, 99))
+def test_rubato_that_catches_up_again_stays_where_the_kicks_are(period, count, move, at, length, seed):
+    # A song that falls half a beat behind and catches up moves its phase like an off-beat
+    # excursion, but its kicks stay on the tracked beats: nothing is moved.
+    _, beats = tracker_beats(period, count, 1e-9, 0.005, seed)
+    i = int(at * count)
+    shift = np.zeros(count)
+    shift[i:] = move * np.minimum(np.arange(count - i) + 1, 4) / 4
+    shift[i + length:] -= move * np.minimum(np.arange(count - i - length) + 1, 4) / 4
+    played = beats + period * shift
+    np.testing.assert_allclose(rejoin_grid(played, kicks_at(played)), played)
 
 
 def test_a_syncopated_bridge_keeps_the_song_on_its_beat():
     # Loud hi-hats on the off-beats for 20 s pull librosa's tracker onto them; the song's beats
     # must come back on the kicks, or the conform puts the off-beat on the map for that passage.
-    audio, kicks = bridge_song(120.0, 60.0, SR, bridge=(20.0, 40.0))
+    audio, kicks = bridge_song(120.0, 60.0, SR, bridge=(20.0, 40.0), hat_gain=4.0)
     beats = track_song(audio, SR, 4, prior_bpm=120.0).beats + TRACKER_LAG_S
     inside = (kicks >= beats[0] - 0.05) & (kicks <= beats[-1] + 0.05)
     assert on_grid(beats, kicks[inside], 0.07)
