@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,8 +117,14 @@ class Judges:
         script = Path(__file__).with_name("bench_independent_tracker.py")
         for judge, python in self.pythons.items():
             out = self.folder / f"{judge}.json"
-            subprocess.run([python, str(script), "--tracker", judge, "--beats-json", str(out), str(self.folder)],
-                           check=True, stdout=subprocess.DEVNULL)
+            try:
+                done = subprocess.run([python, str(script), "--tracker", judge, "--beats-json", str(out),
+                                       str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            except OSError as error:  # no such Python
+                raise SystemExit(f"bench_conform: --judge {judge}={python}: cannot run it ({error.strerror})")
+            if done.returncode != 0:  # its own one line, e.g. the tracker is not installed there
+                said = done.stderr.strip().splitlines()
+                raise SystemExit(f"bench_conform: --judge {judge}={python}: {said[-1] if said else 'failed'}")
             found[judge] = {name: np.asarray(beats) for name, beats in json.loads(out.read_text()).items()}
             out.unlink()
         for path in self.queued:
@@ -126,9 +133,7 @@ class Judges:
         return found
 
     def close(self) -> None:
-        for path in self.queued:
-            path.unlink()
-        self.folder.rmdir()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def judge(song, reference: np.ndarray, tempo_map: TempoMap, **conform) -> tuple[dict, np.ndarray, np.ndarray, float]:
@@ -189,7 +194,7 @@ def judge_pythons(specs: list[str]) -> dict[str, str]:
     return pythons
 
 
-def main(argv=None) -> int:  # noqa: C901 - a report, read top to bottom
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "real"))
     parser.add_argument("--json", help="write every row here")
@@ -202,6 +207,13 @@ def main(argv=None) -> int:  # noqa: C901 - a report, read top to bottom
         print(f"bench_conform: no real data at {root}", file=sys.stderr)
         return 2
     judges = Judges(judge_pythons(args.judge))
+    try:
+        return report(args, root, judges)
+    finally:
+        judges.close()
+
+
+def report(args, root: Path, judges: Judges) -> int:  # noqa: C901 - a report, read top to bottom
     names = list(judges.pythons)
     rows, worst, untouched = [], {}, {}
     print(f"{'song':22s} {'map':18s} {'ratio':>6s} {'oct':>4s} {'warp':>5s} {'F1@70':>6s} {'chroma':>6s} "
@@ -279,7 +291,6 @@ def main(argv=None) -> int:  # noqa: C901 - a report, read top to bottom
               f"{min(r['f1'] for r in near):.3f})"
               + "".join(f" ({n} {np.mean([r[n + '_f1'] for r in near]):.3f})" for n in names)
               + f"; seconds per second of take {max(r['seconds'] / r['duration'] for r in rows):.3f} at most")
-    judges.close()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

@@ -150,9 +150,11 @@ def rejoin_grid(beats: np.ndarray, low: np.ndarray) -> np.ndarray:
     """
     if beats.size < 3 * EXCURSION_WINDOW:
         return beats
+    moves = phase_moves(beats)
+    if len(moves) < 2:
+        return beats
     period = float(np.median(np.diff(beats)))
     out = beats.copy()
-    moves = phase_moves(beats)
     k = 0
     while k + 1 < len(moves):
         (first, settled, move), (back_first, back_settled, back) = moves[k], moves[k + 1]
@@ -227,12 +229,15 @@ def pulse_tempo(envelope: np.ndarray, target_bpm: float | None) -> float | None:
     return float(frames_per_minute / (best + shift))
 
 
-def _beats_at(envelope: np.ndarray, bpm: float) -> np.ndarray:
+def _beats_at(envelope: np.ndarray, low: np.ndarray, bpm: float) -> np.ndarray:
+    """Regular beats (s, the tracker's clock) tracked on ``envelope`` at ``bpm``, off-beat
+    excursions rejoined by the low-band onsets ``low`` (in every pass: a beat lost to an excursion
+    would make the tempo refit from these beats too slow)."""
     import librosa
 
     _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=TRACKING_SR, bpm=bpm, units="time",
                                        tightness=TRACKER_TIGHTNESS)
-    return regularise(np.asarray(beats, dtype=np.float64))
+    return rejoin_grid(regularise(np.asarray(beats, dtype=np.float64)), low)
 
 
 def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float | None = None,
@@ -256,12 +261,10 @@ def track_song(mix: np.ndarray, sample_rate: int, meter: int, prior_bpm: float |
     # The beats follow the full-band onsets and the kick and bass equally: either alone puts some
     # songs' beats on their off-beats (hi-hats and guitar strokes, or a bass line's pickups).
     accents = envelope / max(float(envelope.std()), 1e-12) + low / max(float(low.std()), 1e-12)
-    beats = rejoin_grid(_beats_at(accents, tempo), low) if tempo else np.zeros(0)
+    beats = _beats_at(accents, low, tempo) if tempo else np.zeros(0)
     if beats.size >= MIN_BEATS:
-        # (rejoined first: a beat lost to an excursion would make this period too long)
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0])
-        beats = _beats_at(accents, 60.0 / period)
-        beats = rejoin_grid(beats, low)
+        beats = _beats_at(accents, low, 60.0 / period)
         period = float(np.polyfit(np.arange(beats.size), beats, 1)[0]) if beats.size >= 2 else period
     if beats.size < MIN_BEATS:
         raise SongError(f"{name}: no steady beat found ({beats.size} beats; at least {MIN_BEATS} are needed)")
