@@ -21,6 +21,7 @@ of take and song section (pitch kept), and the seconds it took against the take'
 
     .venv/bin/python benchmarks/bench_conform.py [--data ../shared/data/real] [--json OUT] \
         [--judge madmom=/tmp/mm/bin/python] [--judge essentia=/tmp/ess/bin/python] [--no-motions]
+    .venv/bin/python benchmarks/bench_conform.py --song-beats    # the song tracker alone, 2 minutes
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy as np  # noqa: E402
 from motionscore.server.analysis.metrics import beat_scores  # noqa: E402
 from motionscore.server.conform.conform import conform_audio  # noqa: E402
 from motionscore.server.conform.song import read_song  # noqa: E402
+from motionscore.server.conform.song_beats import track_song  # noqa: E402
 from motionscore.server.conform.stretch import FADE_OUT_S  # noqa: E402
 from motionscore.server.data.real_clips import load_real_clips, read_beats  # noqa: E402
 from motionscore.shared.rhythm import extract_rhythm  # noqa: E402
@@ -183,6 +185,28 @@ def motions(root: Path) -> list[tuple[str, TempoMap]]:
     return maps
 
 
+#: The map tempi (times the song's) at which ``--song-beats`` tracks each song.
+SONG_BEAT_PRIORS = (0.87, 1.0, 1.15)
+
+
+def song_beats_report(song_list) -> int:
+    """F1 at 70 ms of the song tracker's own beats against each song's reference beats (within
+    their span), tracked for maps at SONG_BEAT_PRIORS of the song's tempo: the tracker alone,
+    before any conform."""
+    means = []
+    for name, path, reference, meter in song_list:
+        mix = read_song(path, SAMPLE_RATE).mix()
+        tempo = 60.0 / float(np.median(np.diff(reference)))
+        half = 0.5 * float(np.median(np.diff(reference)))
+        scores = [tracked_f1(track_song(mix, SAMPLE_RATE, meter, tempo / ratio, name).beats, reference, half)
+                  for ratio in SONG_BEAT_PRIORS]
+        means.append(float(np.mean(scores)))
+        print(f"{name:22s} song beats against its references: " + " ".join(f"{f:.3f}" for f in scores)
+              + f", mean {means[-1]:.3f}", flush=True)
+    print(f"\nsong beats against the references, all songs: mean F1@70 {np.mean(means):.3f}")
+    return 0
+
+
 def judge_pythons(specs: list[str]) -> dict[str, str]:
     """{tracker: python} from ``--judge TRACKER[=PYTHON]`` arguments (PYTHON defaults to this one)."""
     pythons = {}
@@ -201,11 +225,15 @@ def main(argv=None) -> int:
     parser.add_argument("--judge", action="append", default=[], metavar="TRACKER[=PYTHON]",
                         help="also track the takes with essentia or madmom, run by PYTHON (repeatable)")
     parser.add_argument("--no-motions", action="store_true", help="skip the conforms onto the motions' maps")
+    parser.add_argument("--song-beats", action="store_true",
+                        help="only score the song tracker's own beats against the songs' references")
     args = parser.parse_args(argv)
     root = Path(args.data)
     if not (root / "beats").is_dir():
         print(f"bench_conform: no real data at {root}", file=sys.stderr)
         return 2
+    if args.song_beats:
+        return song_beats_report(songs(root))
     judges = Judges(judge_pythons(args.judge))
     try:
         return report(args, root, judges)
